@@ -1,0 +1,25 @@
+// A projector process: `projector.ts postgres|clickhouse`.
+import { loadConfig } from '../../lib/config.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { PROJECTION_NAMES, startProjection, type ProjectionName } from '../../projections/registry.ts';
+import { onShutdown } from './shutdown.ts';
+
+const name = process.argv[2] as ProjectionName;
+if (!PROJECTION_NAMES.includes(name)) {
+  console.error(`usage: projector.ts ${PROJECTION_NAMES.join('|')}`);
+  process.exit(2);
+}
+const config = loadConfig();
+const logger = createLogger(`projector-${name}`, config.logLevel);
+const running = await startProjection(name, config, logger);
+logger.info({ projection: name, topic: config.topic }, 'projector running');
+
+// kafkajs restarts a crashed consumer itself; if it gives up, exit so the
+// supervisor (ops/up, systemd, the orchestrator) starts a fresh process.
+running.consumer.on(running.consumer.events.CRASH, (e) => {
+  if (!e.payload.restart) {
+    logger.error({ err: e.payload.error }, 'consumer crashed for good');
+    process.exit(1);
+  }
+});
+onShutdown(logger, () => running.stop());

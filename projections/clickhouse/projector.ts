@@ -1,0 +1,101 @@
+import { chDateTime, sql, type ClickHouse } from '../../lib/clickhouse.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
+import { RUNS_TABLE, runCreatedRow, runUpdatedRow } from './tables/runs.ts';
+import { TEST_RESULTS_TABLE, testResultRow } from './tables/test-results.ts';
+
+export const CLICKHOUSE_PROJECTION = 'clickhouse';
+export const CLICKHOUSE_FACT_TABLES = [TEST_RESULTS_TABLE, RUNS_TABLE] as const;
+const OFFSETS_TABLE = 'projection_offsets_v1';
+type Table = (typeof CLICKHOUSE_FACT_TABLES)[number];
+
+// ClickHouse facts. Rows carry the log position they came from; before writing
+// a partition's batch the projector asks ClickHouse how far each table already
+// got, so a batch replayed after a crash is skipped, never inserted twice
+// (materialised aggregates would double count). One insert per table per batch;
+// the consumer's fetch settings make batches large (DESIGN §4).
+export class ClickHouseProjection implements Projection {
+  readonly name = CLICKHOUSE_PROJECTION;
+  // table → partition → last offset present; '' is projection_offsets_v1.
+  private watermarks: Map<string, Map<number, number>> | null = null;
+
+  constructor(private ch: ClickHouse, private topic: string, private logger: Logger) {}
+
+  onAssignment(): void {
+    this.watermarks = null;
+  }
+
+  async apply(batch: ProjectionBatch): Promise<void> {
+    const { partition, events, lastOffset: last } = batch;
+    const wm = await this.loadWatermarks();
+    if (last <= (wm.get('')?.get(partition) ?? -1)) return; // the whole batch was applied before
+    const seen = (table: Table | '', offset: number) => offset <= Math.max(wm.get(table)?.get(partition) ?? -1, wm.get('')?.get(partition) ?? -1);
+
+    const rows: Record<Table, object[]> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [] };
+    const deletedRuns: string[] = [];
+    for (const { event: e, offset } of events) {
+      switch (e.type) {
+        case 'test.reported':
+          if (!seen(TEST_RESULTS_TABLE, offset)) rows[TEST_RESULTS_TABLE].push(testResultRow(e, partition, offset));
+          break;
+        case 'run.created':
+          if (!seen(RUNS_TABLE, offset)) rows[RUNS_TABLE].push(runCreatedRow(e, partition, offset));
+          break;
+        case 'run.updated':
+          if (!seen(RUNS_TABLE, offset)) rows[RUNS_TABLE].push(runUpdatedRow(e, partition, offset));
+          break;
+        case 'run.deleted':
+          // A mutation is idempotent, so replaying one is harmless.
+          if (!seen('', offset)) deletedRuns.push(e.data.id);
+          break;
+        case 'suite.reported':
+        case 'artifact.uploaded':
+        case 'test.quarantine_changed':
+          break; // no ClickHouse fact yet
+        default: {
+          const unreachable: never = e;
+          void unreachable;
+        }
+      }
+    }
+
+    for (const table of CLICKHOUSE_FACT_TABLES) {
+      if (rows[table].length === 0) continue;
+      await this.ch.insert(table, rows[table]);
+      setWatermark(wm, table, partition, last);
+    }
+    if (deletedRuns.length) {
+      for (const table of CLICKHOUSE_FACT_TABLES) {
+        await this.ch.command(`ALTER TABLE ${table} DELETE WHERE ${sql.inList('run_id', deletedRuns)}`);
+      }
+    }
+    await this.ch.insert(OFFSETS_TABLE, [
+      { projection: this.name, topic: this.topic, partition, offset: last, updated_at: chDateTime(Date.now()) },
+    ]);
+    setWatermark(wm, '', partition, last);
+  }
+
+  private async loadWatermarks(): Promise<Map<string, Map<number, number>>> {
+    if (this.watermarks) return this.watermarks;
+    const wm = new Map<string, Map<number, number>>();
+    for (const table of CLICKHOUSE_FACT_TABLES) {
+      const rows = await this.ch.select<{ p: number; o: string }>(
+        `SELECT _partition AS p, toString(max(_offset)) AS o FROM ${table} GROUP BY _partition`,
+      );
+      wm.set(table, new Map(rows.map((r) => [Number(r.p), Number(r.o)])));
+    }
+    const done = await this.ch.select<{ p: number; o: string }>(
+      `SELECT partition AS p, toString(max(offset)) AS o FROM ${OFFSETS_TABLE}
+       WHERE projection = ${sql.str(this.name)} AND topic = ${sql.str(this.topic)} GROUP BY partition`,
+    );
+    wm.set('', new Map(done.map((r) => [Number(r.p), Number(r.o)])));
+    this.logger.info({ watermarks: Object.fromEntries([...wm].map(([t, m]) => [t || OFFSETS_TABLE, Object.fromEntries(m)])) }, 'resuming from ClickHouse');
+    this.watermarks = wm;
+    return wm;
+  }
+}
+
+function setWatermark(wm: Map<string, Map<number, number>>, table: string, partition: number, offset: number) {
+  if (!wm.has(table)) wm.set(table, new Map());
+  wm.get(table)!.set(partition, offset);
+}

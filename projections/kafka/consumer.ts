@@ -1,0 +1,146 @@
+import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Event } from '../../schemas/events.ts';
+import type { Logger } from '../../lib/logger.ts';
+
+// The one adapter between Kafka and every projection (DESIGN §4). It owns the
+// client so projections never see kafkajs: they get decoded events of one
+// partition, in offset order, and report what could not be applied.
+//
+//   decode → dead-letter what cannot be decoded → projection.apply → commit
+//
+// An offset is committed only after the projection returned, i.e. after its
+// sink acknowledged. Partitions are processed one batch at a time, which bounds
+// in-flight work and keeps commits in order. Projections must be idempotent:
+// after a crash the last uncommitted batch comes again.
+
+// The message as it came, kept so a dead letter carries the original bytes.
+export type RawMessage = Pick<KafkaMessage, 'key' | 'value' | 'headers'>;
+export type PositionedEvent = { partition: number; offset: number; event: Event; message: RawMessage };
+export type DeadLetter = { partition: number; offset: number; message: RawMessage; reason: string; step: string };
+export type PublishDeadLetters = (letters: DeadLetter[]) => Promise<void>;
+
+// One partition's decoded events, in offset order; lastOffset is the batch's
+// last offset even when its last messages could not be decoded.
+export type ProjectionBatch = { topic: string; partition: number; events: PositionedEvent[]; lastOffset: number };
+
+export interface Projection {
+  readonly name: string;
+  // Called again for each new assignment: caches of partition positions are stale then.
+  onAssignment?(): void;
+  // Apply one partition's events. Dead letters found while applying must be
+  // published (awaited) before the projection durably records its position.
+  // Throw for infrastructure failures: the batch is retried.
+  apply(batch: ProjectionBatch, publish: PublishDeadLetters): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export type ConsumerOptions = {
+  kafka: Kafka;
+  topic: string;
+  dlqTopic: string;
+  groupId: string;
+  projection: Projection;
+  logger: Logger;
+  // Fetch shaping: a projection that prefers big batches waits longer for them.
+  minBytes?: number;
+  maxWaitTimeInMs?: number;
+  maxBytesPerPartition?: number;
+};
+
+export type RunningConsumer = { stop(): Promise<void>; consumer: Consumer };
+
+export async function runProjection(opts: ConsumerOptions): Promise<RunningConsumer> {
+  const { kafka, topic, dlqTopic, projection, logger } = opts;
+  const consumer = kafka.consumer({
+    groupId: opts.groupId,
+    minBytes: opts.minBytes ?? 1,
+    maxWaitTimeInMs: opts.maxWaitTimeInMs ?? 100,
+    maxBytesPerPartition: opts.maxBytesPerPartition ?? 4 * 1024 * 1024,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
+  });
+  const dlq: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+
+  const publish: PublishDeadLetters = async (letters) => {
+    if (letters.length === 0) return;
+    // A failed dead-letter write must stop the consumer rather than lose the
+    // event, so this throws through eachBatch and nothing is committed.
+    await dlq.send({
+      topic: dlqTopic,
+      acks: -1,
+      messages: letters.map((l) => ({
+        key: l.message.key,
+        value: l.message.value,
+        headers: {
+          ...l.message.headers,
+          'dlq-reason': l.reason.slice(0, 2000),
+          'dlq-step': l.step,
+          'dlq-projection': projection.name,
+          'dlq-topic': topic,
+          'dlq-partition': String(l.partition),
+          'dlq-offset': String(l.offset),
+        },
+      })),
+    });
+    for (const l of letters) logger.warn({ partition: l.partition, offset: l.offset, reason: l.reason, step: l.step }, 'dead-lettered event');
+  };
+
+  await dlq.connect();
+  await consumer.connect();
+  consumer.on(consumer.events.GROUP_JOIN, () => projection.onAssignment?.());
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      if (batch.messages.length === 0) return;
+      const events: PositionedEvent[] = [];
+      const undecodable: DeadLetter[] = [];
+      for (const message of batch.messages) {
+        const decoded = decode(message);
+        const offset = Number(message.offset);
+        if (decoded.ok) events.push({ partition: batch.partition, offset, event: decoded.event, message });
+        else undecodable.push({ partition: batch.partition, offset, message, reason: decoded.reason, step: 'decode' });
+      }
+      await publish(undecodable);
+      const started = Date.now();
+      const last = batch.lastOffset();
+      await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last) }, publish);
+      // A revoked partition belongs to someone else now; they replay from the
+      // last commit and the projection's own position makes that harmless.
+      if (!isRunning() || isStale()) return;
+      resolveOffset(last);
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+      await heartbeat();
+      logger.debug({ partition: batch.partition, events: batch.messages.length, ms: Date.now() - started }, 'batch applied');
+    },
+  });
+
+  return {
+    consumer,
+    // kafkajs waits for the batch in progress before leaving the group.
+    async stop() {
+      await consumer.disconnect();
+      await dlq.disconnect();
+      await projection.close?.();
+    },
+  };
+}
+
+function decode(message: KafkaMessage): { ok: true; event: Event } | { ok: false; reason: string } {
+  if (!message.value) return { ok: false, reason: 'empty message' };
+  let json: unknown;
+  try {
+    json = JSON.parse(message.value.toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+  }
+  const parsed = Event.safeParse(json);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    return { ok: false, reason: `not a valid event: ${i ? `${i.path.join('.')} ${i.message}` : 'invalid'}` };
+  }
+  return { ok: true, event: parsed.data };
+}

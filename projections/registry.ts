@@ -1,0 +1,38 @@
+import type { Config } from '../lib/config.ts';
+import type { Logger } from '../lib/logger.ts';
+import { createPool } from '../lib/pg.ts';
+import { ClickHouse } from '../lib/clickhouse.ts';
+import { createKafka } from '../lib/kafka.ts';
+import { runProjection, type Projection, type RunningConsumer } from './kafka/consumer.ts';
+import { PostgresProjection } from './postgres/projector.ts';
+import { ClickHouseProjection } from './clickhouse/projector.ts';
+
+export const PROJECTION_NAMES = ['postgres', 'clickhouse'] as const;
+export type ProjectionName = (typeof PROJECTION_NAMES)[number];
+
+export const groupIdOf = (config: Config, name: ProjectionName) => `${config.consumerGroupPrefix}.projection.${name}`;
+
+// Builds a projection with its own connections and starts consuming.
+export async function startProjection(name: ProjectionName, config: Config, logger: Logger): Promise<RunningConsumer> {
+  let projection: Projection;
+  let fetch: { minBytes: number; maxWaitTimeInMs: number };
+  if (name === 'postgres') {
+    const pool = createPool(config.pgUrl, 4);
+    projection = Object.assign(new PostgresProjection(pool, logger), { close: () => pool.end() });
+    fetch = { minBytes: 1, maxWaitTimeInMs: 100 };
+  } else {
+    const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
+    projection = Object.assign(new ClickHouseProjection(ch, config.topic, logger), { close: () => ch.close() });
+    // Bigger, rarer inserts: ClickHouse wants about one insert per second per table.
+    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
+  }
+  return runProjection({
+    kafka: createKafka(config, `runledger-projection-${name}`),
+    topic: config.topic,
+    dlqTopic: config.dlqTopic,
+    groupId: groupIdOf(config, name),
+    projection,
+    logger,
+    ...fetch,
+  });
+}

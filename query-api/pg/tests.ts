@@ -1,0 +1,64 @@
+import type { Queryable } from '../../lib/pg.ts';
+
+export type TestRow = {
+  id: string; run_id: string; project_id: string; test_case_id: string; suite_id: string | null; title: string;
+  full_title: string; file_path: string; line_number: number | null; variant: string; status: string; duration: number;
+  retries: number; attempt: number; is_flaky: boolean; tags: string[]; annotations: unknown[]; error: unknown;
+  attempts: unknown[]; stdout: string; stderr: string; started_at: Date; created_at: Date;
+};
+export type StepRow = {
+  idx: number; parent_idx: number | null; depth: number; title: string; category: string; status: string; duration: number; error: unknown;
+};
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => '\\' + c);
+
+export const testsRepo = {
+  async byId(db: Queryable, id: string): Promise<TestRow | undefined> {
+    return (await db.query('SELECT * FROM tests WHERE id = $1', [id])).rows[0];
+  },
+  async latestOfCase(db: Queryable, testCaseId: string): Promise<TestRow | undefined> {
+    return (await db.query('SELECT * FROM tests WHERE test_case_id = $1 ORDER BY created_at DESC LIMIT 1', [testCaseId])).rows[0];
+  },
+  async list(db: Queryable, q: { projectId: string; runId?: string; status?: string; search?: string; limit: number; offset: number }) {
+    const where = ['project_id = $1'];
+    const args: unknown[] = [q.projectId];
+    if (q.runId) where.push(`run_id = $${args.push(q.runId)}`);
+    if (q.status) where.push(`status = $${args.push(q.status)}`);
+    if (q.search) where.push(`(full_title ILIKE $${args.push(`%${likeEscape(q.search)}%`)} OR file_path ILIKE $${args.length})`);
+    const cond = where.join(' AND ');
+    const cols = 'id, run_id, project_id, test_case_id, suite_id, title, full_title, file_path, line_number, variant, status, duration, retries, attempt, is_flaky, tags, annotations, error, attempts, created_at';
+    const [rows, count] = await Promise.all([
+      db.query(`SELECT ${cols} FROM tests WHERE ${cond} ORDER BY created_at, id LIMIT ${q.limit} OFFSET ${q.offset}`, args),
+      db.query(`SELECT count(*)::int AS n FROM tests WHERE ${cond}`, args),
+    ]);
+    return { rows: rows.rows as TestRow[], total: count.rows[0].n as number };
+  },
+  async steps(db: Queryable, testId: string): Promise<StepRow[]> {
+    return (await db.query('SELECT * FROM test_steps WHERE test_id = $1 ORDER BY idx', [testId])).rows;
+  },
+};
+
+export function testListView(t: TestRow) {
+  return {
+    id: t.id, runId: t.run_id, testCaseId: t.test_case_id, title: t.title, fullTitle: t.full_title, filePath: t.file_path,
+    variant: t.variant, status: t.status, duration: t.duration, isFlaky: t.is_flaky, error: t.error ?? null,
+    createdAt: t.created_at.toISOString(),
+  };
+}
+
+export function testView(t: TestRow) {
+  return {
+    id: t.id, runId: t.run_id, projectId: t.project_id, testCaseId: t.test_case_id, suiteId: t.suite_id,
+    title: t.title, fullTitle: t.full_title, filePath: t.file_path, lineNumber: t.line_number, variant: t.variant,
+    status: t.status, duration: t.duration, retries: t.retries, attempt: t.attempt, isFlaky: t.is_flaky,
+    tags: t.tags, annotations: t.annotations, error: t.error ?? null, attempts: t.attempts,
+    stdout: t.stdout, stderr: t.stderr, startedAt: t.started_at.toISOString(), createdAt: t.created_at.toISOString(),
+  };
+}
+
+export function stepView(s: StepRow) {
+  return {
+    title: s.title, category: s.category, status: s.status, duration: s.duration, error: s.error ?? null,
+    depth: s.depth, parentIndex: s.parent_idx,
+  };
+}

@@ -1,0 +1,53 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { isId } from '../../lib/ids.ts';
+import { notFound } from '../../lib/errors.ts';
+import { parse } from '../../lib/http/errors.ts';
+import { authorize, principalOf, projectIdFor } from '../../lib/http/auth.ts';
+import type { AppDeps } from '../../lib/http/app.ts';
+import { HistoryQuery, TestsQuery } from '../../schemas/api.ts';
+import { id } from '../../schemas/common.ts';
+import { stepView, testListView, testView, testsRepo, type TestRow } from '../pg/tests.ts';
+import { testResults } from '../ch/test-results.ts';
+
+export function testsRouter({ pool, ch }: AppDeps): Router {
+  const router = new Router();
+
+  // A test result by its id, or (where the contract says testId) the latest
+  // result of a test case by the test case id.
+  async function readableTest(ctx: Context): Promise<TestRow> {
+    const given = parse(z.union([id('test'), id('testCase')]), ctx.params.id);
+    const test = isId('test', given) ? await testsRepo.byId(pool, given) : await testsRepo.latestOfCase(pool, given);
+    if (!test) throw notFound('test', given);
+    await authorize(pool, principalOf(ctx), test.project_id, 'read');
+    return test;
+  }
+
+  router.get('/api/tests', async (ctx) => {
+    const q = parse(TestsQuery, ctx.query);
+    const principal = principalOf(ctx);
+    const projectId = projectIdFor(principal, q.projectId);
+    await authorize(pool, principal, projectId, 'read');
+    const { rows, total } = await testsRepo.list(pool, { ...q, projectId });
+    ctx.body = { data: rows.map(testListView), total, limit: q.limit, offset: q.offset };
+  });
+
+  router.get('/api/tests/:id', async (ctx) => {
+    ctx.body = testView(await readableTest(ctx));
+  });
+
+  router.get('/api/tests/:id/steps', async (ctx) => {
+    const test = await readableTest(ctx);
+    ctx.body = { data: (await testsRepo.steps(pool, test.id)).map(stepView) };
+  });
+
+  router.get('/api/tests/:id/history', async (ctx) => {
+    const q = parse(HistoryQuery, ctx.query);
+    const test = await readableTest(ctx);
+    const { rows, total } = await testResults.history(ch, { projectId: test.project_id, testCaseId: test.test_case_id, ...q });
+    ctx.body = { data: rows, total, limit: q.limit, offset: q.offset, testCaseId: test.test_case_id };
+  });
+
+  return router;
+}

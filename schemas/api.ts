@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { Annotation, Attempt, RunStatus, StepInput, TestError, TestStatus, durationMs, id, isoDate, longText, nonNegInt, path, shortText, tags, title } from './common.ts';
+import { RunStats } from './events.ts';
+
+// Request and response bodies of the HTTP API. Paths, field names and shapes
+// follow the Euriqa reference (shared/seeds/001); types are inferred from here.
+
+const opt = <T extends z.ZodType>(s: T) => s.nullish().transform((v) => v ?? null);
+
+// ---- errors and lists
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) }),
+});
+export const listOf = <T extends z.ZodType>(item: T) =>
+  z.object({ data: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
+
+export const Pagination = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
+// ---- auth bootstrap (Tripwire reference, shared/seeds/003)
+export const Password = z.string().min(10, 'must be at least 10 characters').max(200)
+  .refine((p) => new Set(p).size >= 5, 'is too simple');
+export const SetupBody = z.object({ email: z.email().max(320), password: Password });
+export const LoginBody = z.object({ email: z.email().max(320), password: z.string().min(1).max(200) });
+export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });
+export const AuthResponse = z.object({ token: z.string(), user: User });
+
+// ---- teams, projects, api keys (the part needed to ingest; grows in the access issue)
+export const Name = z.string().trim().min(1).max(200);
+export const TeamCreateBody = z.object({ name: Name });
+export const Team = z.object({ id: z.string(), name: z.string(), createdAt: isoDate });
+export const ProjectCreateBody = z.object({ name: Name, teamId: id('team') });
+export const Project = z.object({ id: z.string(), name: z.string(), teamId: z.string(), createdAt: isoDate, updatedAt: isoDate });
+export const ApiKeyScope = z.enum(['full', 'ingest', 'read']);
+export type ApiKeyScope = z.infer<typeof ApiKeyScope>;
+export const ApiKeyCreateBody = z.object({
+  projectId: id('project'),
+  name: Name,
+  expiresAt: opt(isoDate.refine((d) => Date.parse(d) > Date.now(), 'must be in the future')),
+  scope: ApiKeyScope.default('full'),
+});
+export const ApiKeyCreated = z.object({
+  id: z.string(), name: z.string(), projectId: z.string(), key: z.string(), scope: ApiKeyScope,
+  isActive: z.boolean(), expiresAt: isoDate.nullable(), createdAt: isoDate,
+});
+
+// ---- runs
+export const RunCreateBody = z.object({
+  projectId: id('project'),
+  status: RunStatus,
+  branch: opt(z.string().max(500)),
+  commitSha: opt(z.string().max(200)),
+  commitMessage: opt(z.string().max(10_000)),
+  commitAuthor: opt(shortText),
+  ciProvider: opt(shortText),
+  ciBuildId: opt(shortText),
+  ciBuildUrl: opt(z.string().max(2000)),
+  playwrightVersion: opt(z.string().max(100)),
+  workers: opt(nonNegInt),
+  shardCurrent: opt(nonNegInt),
+  shardTotal: opt(nonNegInt),
+  browser: opt(shortText),
+  os: opt(shortText),
+  viewport: opt(z.string().max(100)),
+  hostname: opt(shortText),
+  runTitle: opt(z.string().max(2000)),
+  tags: tags.default([]),
+  grepPatterns: z.array(z.string().max(1000)).max(100).default([]),
+});
+export type RunCreateBody = z.infer<typeof RunCreateBody>;
+
+export const RunPatchBody = z.object({
+  status: RunStatus.optional(),
+  totalTests: nonNegInt.optional(),
+  passedTests: nonNegInt.optional(),
+  failedTests: nonNegInt.optional(),
+  skippedTests: nonNegInt.optional(),
+  flakyTests: nonNegInt.optional(),
+  duration: nonNegInt.optional(),
+}).refine((b) => Object.keys(b).length > 0, 'at least one field is required');
+export type RunPatchBody = z.infer<typeof RunPatchBody>;
+
+const RunCounts = RunStats.extend({ passRate: z.number(), duration: z.number().int().nullable() });
+export const Run = RunCounts.extend({
+  id: z.string(), projectId: z.string(), status: RunStatus,
+  branch: z.string().nullable(), commitSha: z.string().nullable(), commitMessage: z.string().nullable(),
+  commitAuthor: z.string().nullable(), ciProvider: z.string().nullable(), ciBuildId: z.string().nullable(),
+  ciBuildUrl: z.string().nullable(), playwrightVersion: z.string().nullable(), workers: z.number().nullable(),
+  shardCurrent: z.number().nullable(), shardTotal: z.number().nullable(), browser: z.string().nullable(),
+  os: z.string().nullable(), viewport: z.string().nullable(), hostname: z.string().nullable(),
+  runTitle: z.string().nullable(), tags: z.array(z.string()), createdAt: isoDate, updatedAt: isoDate,
+});
+export type Run = z.infer<typeof Run>;
+export const RunListItem = Run.pick({
+  id: true, projectId: true, status: true, branch: true, commitSha: true, totalTests: true, passedTests: true,
+  failedTests: true, skippedTests: true, flakyTests: true, passRate: true, duration: true, createdAt: true,
+});
+export const RunsQuery = Pagination.extend({
+  projectId: id('project').optional(),
+  status: RunStatus.optional(),
+  branch: z.string().max(500).optional(),
+});
+
+// ---- tests
+export const TestCreateBody = z.object({
+  runId: id('run'),
+  projectId: id('project'),
+  suiteId: opt(id('suite')),
+  title,
+  fullTitle: title,
+  filePath: path.default(''),
+  lineNumber: opt(nonNegInt),
+  // The Playwright project (browser) a test ran under: part of the test case identity.
+  variant: z.string().max(200).default(''),
+  status: TestStatus,
+  duration: durationMs,
+  retries: nonNegInt.default(0),
+  attempt: nonNegInt.default(1),
+  isFlaky: z.boolean().default(false),
+  tags: tags.default([]),
+  annotations: z.array(Annotation).max(100).default([]),
+  error: opt(TestError),
+  steps: z.array(StepInput).max(1000).default([]),
+  attempts: z.array(Attempt).max(100).default([]),
+  stdout: longText.default(''),
+  stderr: longText.default(''),
+  startedAt: opt(isoDate),
+});
+export type TestCreateBody = z.infer<typeof TestCreateBody>;
+
+export const TestResult = z.object({
+  id: z.string(), runId: z.string(), projectId: z.string(), testCaseId: z.string(), suiteId: z.string().nullable(),
+  title: z.string(), fullTitle: z.string(), filePath: z.string(), lineNumber: z.number().nullable(),
+  variant: z.string(), status: TestStatus, duration: z.number(), retries: z.number(), attempt: z.number(),
+  isFlaky: z.boolean(), tags: z.array(z.string()), annotations: z.array(Annotation), error: TestError.nullable(),
+  attempts: z.array(Attempt), stdout: z.string(), stderr: z.string(), createdAt: isoDate,
+});
+export const TestsQuery = Pagination.extend({
+  projectId: id('project').optional(),
+  runId: id('run').optional(),
+  status: TestStatus.optional(),
+  search: z.string().max(500).optional(),
+});
+export const StepRow = z.object({
+  title: z.string(), category: z.string(), status: z.string(), duration: z.number(), error: TestError.nullable(),
+  depth: z.number().int(), parentIndex: z.number().int().nullable(),
+});
+export const HistoryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(20),
+  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+  branch: z.string().max(500).optional(),
+});
+export const HistoryItem = z.object({
+  runId: z.string(), testId: z.string(), status: TestStatus, duration: z.number(), branch: z.string().nullable(),
+  commitSha: z.string().nullable(), createdAt: isoDate,
+});
+
+// ---- suites
+export const SuiteCreateBody = z.object({
+  runId: id('run'),
+  projectId: id('project'),
+  title,
+  filePath: opt(path),
+  parentSuiteId: opt(id('suite')),
+});
+export type SuiteCreateBody = z.infer<typeof SuiteCreateBody>;
+export const SuitesQuery = z.object({ runId: id('run'), projectId: id('project').optional() });
+export type SuiteNode = {
+  id: string; title: string; filePath: string | null; parentSuiteId: string | null; children: SuiteNode[];
+};

@@ -1,0 +1,127 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../lib/config.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { createPool, type Pool } from '../../lib/pg.ts';
+import { ClickHouse } from '../../lib/clickhouse.ts';
+import { createKafka, topicEnds } from '../../lib/kafka.ts';
+import { createApp } from '../../lib/http/app.ts';
+import { EventLog } from '../../ingest/event-log.ts';
+import { setupStores } from '../../ops/setup.ts';
+import { startProjection, type ProjectionName } from '../../projections/registry.ts';
+import type { RunningConsumer } from '../../projections/kafka/consumer.ts';
+import type { Kafka } from 'kafkajs';
+
+export type TestStack = {
+  config: Config;
+  env: Record<string, string>;
+  url: string;
+  pool: Pool;
+  ch: ClickHouse;
+  kafka: Kafka;
+  startProjection(name: ProjectionName): Promise<void>;
+  stopProjection(name: ProjectionName): Promise<void>;
+  waitForProjections(names?: ProjectionName[], timeoutMs?: number): Promise<void>;
+  topicEnd(): Promise<number>;
+  stop(): Promise<void>;
+};
+
+// A stack of its own for one test file: its own Postgres and ClickHouse
+// databases and its own topics on the shared test broker, the real app on a
+// random port, and (optionally) the projections running in this process.
+export async function startTestStack(opts: { projections?: ProjectionName[]; overrides?: Partial<Config> } = {}): Promise<TestStack> {
+  const base = loadConfig();
+  const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const pgUrl = new URL(base.pgUrl);
+  pgUrl.pathname = `/rl_t_${suffix}`;
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    RUNLEDGER_PG_URL: pgUrl.toString(),
+    RUNLEDGER_CLICKHOUSE_DB: `rl_t_${suffix}`,
+    RUNLEDGER_TOPIC: `rl.t.${suffix}.events`,
+    RUNLEDGER_DLQ_TOPIC: `rl.t.${suffix}.dlq`,
+    RUNLEDGER_TOPIC_PARTITIONS: '3',
+    RUNLEDGER_CONSUMER_GROUP_PREFIX: `rl.t.${suffix}`,
+    RUNLEDGER_LOG_LEVEL: process.env.RUNLEDGER_LOG_LEVEL ?? 'silent',
+  };
+  const config = loadConfig(env, opts.overrides);
+  await setupStores(config);
+
+  const logger = createLogger('test', config.logLevel);
+  const pool = createPool(config.pgUrl, 10);
+  const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
+  const kafka = createKafka(config, 'runledger-test');
+  const eventLog = new EventLog(kafka, config.topic, config.kafkaTimeoutMs);
+  const app = createApp({ config, pool, ch, kafka, eventLog, logger });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const running = new Map<ProjectionName, RunningConsumer>();
+
+  const stack: TestStack = {
+    config, env, url, pool, ch, kafka,
+    async startProjection(name) {
+      if (!running.has(name)) running.set(name, await startProjection(name, config, logger));
+    },
+    async stopProjection(name) {
+      await running.get(name)?.stop();
+      running.delete(name);
+    },
+    async topicEnd() {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        return [...(await topicEnds(admin, config.topic)).values()].reduce((a, b) => a + b, 0);
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    async waitForProjections(names = [...running.keys()], timeoutMs = 30_000) {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const ends = await topicEnds(admin, config.topic);
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const positions = await Promise.all(names.map((n) => projectionPositions(stack, n)));
+          const behind = names.filter((_, i) => [...ends].some(([p, end]) => end > 0 && (positions[i]!.get(p) ?? -1) < end - 1));
+          if (behind.length === 0) return;
+          if (Date.now() > deadline) throw new Error(`projections ${behind.join(', ')} did not catch up within ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    async stop() {
+      for (const name of [...running.keys()]) await stack.stopProjection(name);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+      await eventLog.close();
+      await pool.end();
+      await ch.command(`DROP DATABASE IF EXISTS ${config.clickhouseDb}`).catch(() => undefined);
+      await ch.close();
+      const admin = new pg.Client({ connectionString: base.pgUrl });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS rl_t_${suffix} WITH (FORCE)`).catch(() => undefined);
+      await admin.end();
+    },
+  };
+  for (const name of opts.projections ?? []) await stack.startProjection(name);
+  return stack;
+}
+
+// How far a projection got, per partition, as recorded in its own store.
+export async function projectionPositions(stack: TestStack, name: ProjectionName): Promise<Map<number, number>> {
+  if (name === 'postgres') {
+    const r = await stack.pool.query(`SELECT partition, "offset" FROM projection_offsets WHERE projection = 'postgres' AND topic = $1`, [stack.config.topic]);
+    return new Map(r.rows.map((x) => [Number(x.partition), Number(x.offset)]));
+  }
+  const rows = await stack.ch.select<{ p: number; o: string }>(
+    `SELECT partition AS p, toString(max(offset)) AS o FROM projection_offsets_v1 WHERE projection = 'clickhouse' GROUP BY partition`,
+  );
+  return new Map(rows.map((r) => [Number(r.p), Number(r.o)]));
+}
