@@ -3,8 +3,17 @@ import { loadConfig } from '../../lib/config.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka } from '../../lib/kafka.ts';
 
+// Stack names start with their creation time in base 36 (test/support/stack.ts).
+// Only leftovers of interrupted runs are removed: a test run going on at the
+// same time must keep its databases.
+const STALE_MS = 2 * 3600 * 1000;
+const isStale = (name: string) => {
+  const born = parseInt(/^rl[._]t[._]([0-9a-z]+)[._]/.exec(name)?.[1] ?? '', 36);
+  return Number.isFinite(born) && Date.now() - born > STALE_MS;
+};
+
 // Fails fast, with the fix, when the services ops/test starts are not there,
-// and removes what earlier interrupted runs left behind.
+// and removes what interrupted runs left behind.
 export default async function globalSetup(): Promise<void> {
   const config = loadConfig();
   const hint = 'run the tests with ops/test (it starts Kafka and ClickHouse for them)';
@@ -16,7 +25,7 @@ export default async function globalSetup(): Promise<void> {
   }
   try {
     const stale = await admin.query(`SELECT datname FROM pg_database WHERE datname LIKE 'rl\\_t\\_%'`);
-    for (const row of stale.rows) await admin.query(`DROP DATABASE IF EXISTS ${row.datname} WITH (FORCE)`);
+    for (const row of stale.rows.filter((r) => isStale(r.datname))) await admin.query(`DROP DATABASE IF EXISTS ${row.datname} WITH (FORCE)`);
   } finally {
     await admin.end();
   }
@@ -24,7 +33,7 @@ export default async function globalSetup(): Promise<void> {
   try {
     if (!(await ch.ping())) throw new Error('ping failed');
     const dbs = await ch.select<{ name: string }>(`SELECT name FROM system.databases WHERE name LIKE 'rl\\_t\\_%'`);
-    for (const d of dbs) await ch.command(`DROP DATABASE IF EXISTS ${d.name}`);
+    for (const d of dbs.filter((x) => isStale(x.name))) await ch.command(`DROP DATABASE IF EXISTS ${d.name}`);
   } catch (err) {
     throw new Error(`ClickHouse not reachable at ${config.clickhouseUrl}: ${(err as Error).message}; ${hint}`);
   } finally {
@@ -33,7 +42,7 @@ export default async function globalSetup(): Promise<void> {
   const kafka = createKafka(config, 'runledger-test-setup').admin();
   try {
     await kafka.connect();
-    const topics = (await kafka.listTopics()).filter((t) => t.startsWith('rl.t.'));
+    const topics = (await kafka.listTopics()).filter((t) => t.startsWith('rl.t.') && isStale(t));
     if (topics.length) await kafka.deleteTopics({ topics });
   } catch (err) {
     throw new Error(`Kafka not reachable at ${config.kafkaBrokers.join(',')}: ${(err as Error).message}; ${hint}`);
