@@ -17,6 +17,8 @@ const Env = z.object({
   RUNLEDGER_KAFKA_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   RUNLEDGER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   RUNLEDGER_CONSUMER_GROUP_PREFIX: z.string().default('runledger'),
+  // How long a consumer that died without leaving keeps its partitions.
+  RUNLEDGER_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
 });
 
 export type Config = {
@@ -35,6 +37,7 @@ export type Config = {
   kafkaTimeoutMs: number;
   logLevel: string;
   consumerGroupPrefix: string;
+  consumerSessionTimeoutMs: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -55,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     kafkaTimeoutMs: e.RUNLEDGER_KAFKA_TIMEOUT_MS,
     logLevel: e.RUNLEDGER_LOG_LEVEL,
     consumerGroupPrefix: e.RUNLEDGER_CONSUMER_GROUP_PREFIX,
+    consumerSessionTimeoutMs: e.RUNLEDGER_CONSUMER_SESSION_TIMEOUT_MS,
     ...overrides,
   };
 }

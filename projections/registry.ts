@@ -33,6 +33,7 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     groupId: groupIdOf(config, name),
     projection,
     logger,
+    sessionTimeoutMs: config.consumerSessionTimeoutMs,
     ...fetch,
   });
 }

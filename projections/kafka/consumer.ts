@@ -45,6 +45,7 @@ export type ConsumerOptions = {
   minBytes?: number;
   maxWaitTimeInMs?: number;
   maxBytesPerPartition?: number;
+  sessionTimeoutMs?: number;
 };
 
 export type RunningConsumer = { stop(): Promise<void>; consumer: Consumer };
@@ -56,8 +57,8 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
     minBytes: opts.minBytes ?? 1,
     maxWaitTimeInMs: opts.maxWaitTimeInMs ?? 100,
     maxBytesPerPartition: opts.maxBytesPerPartition ?? 4 * 1024 * 1024,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: Math.floor((opts.sessionTimeoutMs ?? 30_000) / 10),
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
   });
   const dlq: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

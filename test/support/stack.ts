@@ -45,6 +45,8 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
     RUNLEDGER_TOPIC_PARTITIONS: '3',
     RUNLEDGER_CONSUMER_GROUP_PREFIX: `rl.t.${suffix}`,
     RUNLEDGER_LOG_LEVEL: process.env.RUNLEDGER_LOG_LEVEL ?? 'silent',
+    // Projector processes killed by tests give their partitions back sooner.
+    RUNLEDGER_CONSUMER_SESSION_TIMEOUT_MS: '6000',
   };
   const config = loadConfig(env, opts.overrides);
   await setupStores(config);
