@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+import { createTenant } from '../support/tenants.ts';
+import { client } from '../support/http.ts';
+import { runBody, testBody } from '../support/fixtures.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { PostgresProjection } from '../../projections/postgres/projector.ts';
+import { ClickHouseProjection } from '../../projections/clickhouse/projector.ts';
+import { waitForMutations } from '../../projections/reset.ts';
+import type { DeadLetter, PositionedEvent } from '../../projections/kafka/consumer.ts';
+import { EVENT_TYPES, type EventType } from '../../schemas/events.ts';
+import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
+
+const ORDER: EventType[] = ['run.created', 'suite.reported', 'test.reported', 'artifact.uploaded', 'run.updated', 'test.quarantine_changed', 'run.deleted'];
+const logger = createLogger('contract', 'silent');
+const positioned = (type: EventType, offset: number): PositionedEvent => {
+  const event = EXAMPLE_EVENTS[type];
+  return { partition: 0, offset, event, message: { key: null, value: Buffer.from(JSON.stringify(event)), headers: {} } };
+};
+
+// Every example event of schemas/ through every projector (DESIGN §2).
+describe('example events through each projector', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('covers every event type', () => {
+    expect([...ORDER].sort()).toEqual([...EVENT_TYPES].sort());
+  });
+
+  it('postgres applies each example without a dead letter, and re-applying changes nothing', async () => {
+    const projection = new PostgresProjection(stack.pool, logger);
+    const dead: DeadLetter[] = [];
+    const publish = async (l: DeadLetter[]) => void dead.push(...l);
+    const apply = (type: EventType, offset: number) =>
+      projection.apply({ topic: stack.config.topic, partition: 0, events: [positioned(type, offset)], lastOffset: offset }, publish);
+    for (const [i, type] of ORDER.slice(0, -1).entries()) await apply(type, i);
+    const count = async (table: string) => (await stack.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+    const run = (await stack.pool.query('SELECT status, flaky_tests, total_tests FROM runs')).rows;
+    expect(run).toEqual([{ status: 'passed', flaky_tests: 1, total_tests: 1 }]);
+    for (const table of ['suites', 'tests', 'test_steps', 'test_cases', 'artifacts', 'quarantines']) expect(await count(table), table).toBeGreaterThan(0);
+    // the same batch again (a redelivery): skipped by position
+    await apply('test.reported', 2);
+    expect((await stack.pool.query('SELECT total_tests FROM runs')).rows[0].total_tests).toBe(1);
+    await apply('run.deleted', ORDER.length - 1);
+    for (const table of ['runs', 'suites', 'tests', 'test_steps', 'artifacts']) expect(await count(table), table).toBe(0);
+    expect(dead).toEqual([]);
+  });
+
+  it('clickhouse applies each example, and skips a replayed batch', async () => {
+    const projection = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
+    const apply = (type: EventType, offset: number) =>
+      projection.apply({ topic: stack.config.topic, partition: 0, events: [positioned(type, offset)], lastOffset: offset });
+    for (const [i, type] of ORDER.slice(0, -1).entries()) await apply(type, i);
+    const count = async (table: string) => Number((await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}`))[0]!.n);
+    expect(await count('test_results_v1')).toBe(1);
+    expect(await count('runs_v1')).toBe(2);
+    // a fresh projector (as after a restart) resumes from what ClickHouse holds
+    const restarted = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
+    await restarted.apply({ topic: stack.config.topic, partition: 0, events: [positioned('test.reported', 2)], lastOffset: 2 });
+    expect(await count('test_results_v1')).toBe(1);
+    await restarted.apply({ topic: stack.config.topic, partition: 0, events: [positioned('run.deleted', 6)], lastOffset: 6 });
+    await waitForMutations(stack.ch);
+    expect(await count('test_results_v1')).toBe(0);
+    expect(await count('runs_v1')).toBe(0);
+  });
+});
+
+describe('a poison message on the log', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ projections: ['postgres', 'clickhouse'] });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('is dead-lettered with its origin, and the partition keeps flowing', async () => {
+    const tenant = await createTenant(stack.url);
+    const api = client(stack.url, { key: tenant.apiKey });
+    const run = (await api.post('/api/runs', runBody(tenant.projectId))).body;
+    const producer = stack.kafka.producer();
+    await producer.connect();
+    const valid = { ...EXAMPLE_EVENTS['run.updated'], projectId: tenant.projectId };
+    // same key as the run, so the same partition as its later events
+    await producer.send({ topic: stack.config.topic, messages: [
+      { key: run.id, value: 'not json {' },
+      { key: run.id, value: JSON.stringify({ ...valid, type: 'run.exploded' }) },
+    ] });
+    await producer.disconnect();
+    expect((await api.post('/api/tests', testBody(tenant.projectId, run.id, 1))).status).toBe(201);
+    await stack.waitForProjections();
+    expect((await api.get(`/api/tests?runId=${run.id}`)).body.total).toBe(1);
+
+    const consumer = stack.kafka.consumer({ groupId: `${stack.config.consumerGroupPrefix}.dlq-reader` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: stack.config.dlqTopic, fromBeginning: true });
+    const letters: { reason: string; projection: string; value: string; offset: string }[] = [];
+    await consumer.run({ eachMessage: async ({ message }) => {
+      letters.push({
+        reason: String(message.headers?.['dlq-reason']), projection: String(message.headers?.['dlq-projection']),
+        value: String(message.value), offset: String(message.headers?.['dlq-offset']),
+      });
+    } });
+    const deadline = Date.now() + 20_000;
+    while (letters.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await consumer.disconnect();
+    // each projection dead-letters both messages, keeping the original bytes
+    expect(letters.map((l) => l.projection).sort()).toEqual(['clickhouse', 'clickhouse', 'postgres', 'postgres']);
+    expect(letters.filter((l) => l.value === 'not json {').length).toBe(2);
+    expect(letters.every((l) => /^(not JSON|not a valid event)/.test(l.reason) && /^\d+$/.test(l.offset))).toBe(true);
+  });
+});
