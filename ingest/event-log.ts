@@ -22,6 +22,8 @@ export class EventLog {
       errorThresholdPercentage: 50,
       volumeThreshold: 3,
       resetTimeout: 5000,
+      // A message the broker refuses as too large says nothing about its health.
+      errorFilter: (err: unknown) => isTooLarge(err),
     });
   }
 
@@ -30,6 +32,7 @@ export class EventLog {
     try {
       return await this.breaker.fire(events);
     } catch (err) {
+      if (isTooLarge(err)) throw new AppError('payload_too_large', 'the event is larger than the log accepts');
       throw new AppError('unavailable', 'the event log is unavailable, nothing was stored; retry later', {
         reason: this.breaker.opened ? 'circuit_open' : (err as Error).name,
       }, { 'Retry-After': '5' });
@@ -78,6 +81,8 @@ export class EventLog {
     if (this.ready) await this.producer.disconnect().catch(() => undefined);
   }
 }
+
+const isTooLarge = (err: unknown) => (err as { type?: string })?.type === 'MESSAGE_TOO_LARGE';
 
 // The read-your-writes token: the last offset written per partition.
 export const formatPosition = (positions: Position[]) => positions.map((p) => `${p.partition}:${p.offset}`).join(',');

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   insufficient_scope: 403,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   setup_complete: 409,
   payload_too_large: 413,

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import type { Config } from './config.ts';
 
 export function createKafka(config: Config, clientId: string): Kafka {
@@ -13,25 +13,37 @@ export function createKafka(config: Config, clientId: string): Kafka {
 }
 
 // The event log keeps everything forever: it is the source of truth that every
-// read model is rebuilt from (DESIGN §1).
+// read model is rebuilt from (DESIGN §1). Its messages may be as large as the
+// largest accepted request body (a test result with 1 MiB of stdout and stderr
+// each), well above Kafka's default limit of 1 MB.
+export const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+const TOPIC_CONFIG = [
+  { name: 'retention.ms', value: '-1' },
+  { name: 'retention.bytes', value: '-1' },
+  { name: 'max.message.bytes', value: String(MAX_MESSAGE_BYTES) },
+];
+
 export async function ensureTopics(admin: Admin, config: Config): Promise<void> {
   const existing = new Set(await admin.listTopics());
-  const wanted = [
+  const topics = [
     { topic: config.topic, numPartitions: config.topicPartitions },
     { topic: config.dlqTopic, numPartitions: 1 },
-  ].filter((t) => !existing.has(t.topic));
-  if (wanted.length === 0) return;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: wanted.map((t) => ({
-      ...t,
-      replicationFactor: -1,
-      configEntries: [
-        { name: 'retention.ms', value: '-1' },
-        { name: 'retention.bytes', value: '-1' },
-      ],
-    })),
-  });
+  ];
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (missing.length) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({ ...t, replicationFactor: -1, configEntries: TOPIC_CONFIG })),
+    });
+  }
+  // Topics created by an older version get today's settings too.
+  const older = topics.filter((t) => existing.has(t.topic));
+  if (older.length) {
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: older.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.topic, configEntries: TOPIC_CONFIG })),
+    });
+  }
 }
 
 // Offsets one past the last message of every partition of a topic.

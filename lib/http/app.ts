@@ -32,18 +32,20 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
   app.use(errorMiddleware(deps.logger));
-  app.use(jsonBody(deps.config.bodyLimitBytes));
+  const body = jsonBody(deps.config.bodyLimitBytes);
 
+  // Open routes: health, and the bootstrap/login that precede any credential.
   const open = new Router();
-  open.use(healthRouter(deps).routes());
-  open.use(authRouter(deps).routes());
-  app.use(open.routes());
+  open.use(body);
+  for (const r of [healthRouter(deps), authRouter(deps)]) open.use(r.routes());
 
+  // Everything else: the credential is checked before a body is read.
   const api = new Router();
-  api.use(authenticate(deps.pool, deps.config.jwtSecret));
+  api.use(authenticate(deps.pool, deps.config.jwtSecret), body);
   for (const r of [ingestRouter(deps), accountsRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps)]) {
-    api.use(r.routes(), r.allowedMethods());
+    api.use(r.routes());
   }
-  app.use(api.routes());
+  app.use(open.routes()).use(open.allowedMethods());
+  app.use(api.routes()).use(api.allowedMethods());
   return app;
 }

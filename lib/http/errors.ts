@@ -13,7 +13,7 @@ export function errorMiddleware(logger: Logger) {
         throw new AppError('not_found', `no route for ${ctx.method} ${ctx.path}`);
       }
       if (ctx.status === 405 && ctx.body === undefined) {
-        ctx.body = { error: { code: 'method_not_allowed', message: `${ctx.method} is not allowed on ${ctx.path}`, details: {} } };
+        throw new AppError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`, { allow: ctx.response.get('Allow') });
       }
     } catch (err) {
       const appError = toAppError(err);

@@ -320,6 +320,7 @@ const RUN_CASES: Bad[] = (() => {
     field(r, 'with 101 grep patterns', { grepPatterns: Array.from({ length: 101 }, (_, i) => `@g${i}`) }, 'grepPatterns'),
     field(r, 'with a NUL character in commitMessage', { commitMessage: 'fix\u0000bug' }, 'commitMessage'),
     field(r, 'with a NUL character in a tag', { tags: ['ok', 'a\u0000'] }, 'tags.1'),
+    notFound('for an unknown projectId', r, () => runBody(newId('project'))),
     notFound("with another project's projectId", r, () => runBody(F.b.projectId)),
     notFound("from another project, for this project's projectId", r, () => runBody(F.a.projectId), 'b'),
   ];
@@ -544,8 +545,9 @@ const ACCOUNT_CASES: Record<string, Bad[]> = {
   ],
   'unknown routes and methods': [
     get('GET on an unknown path', 404, 'not_found', () => '/api/nope'),
+    // The run exists (GET and PATCH serve it), so the method is what is wrong (RFC 9110 §15.5.6).
     bad('PUT on a run', 405, 'method_not_allowed' as ErrorCode, () => ({ method: 'PUT', path: `/api/runs/${F.runA}`, body: { status: 'failed' } })),
-    bad('POST on /health', 404, 'not_found', () => ({ method: 'POST', path: '/health', body: {} })),
+    bad('POST on /health', 405, 'method_not_allowed' as ErrorCode, () => ({ method: 'POST', path: '/health', body: {} })),
   ],
 };
 
@@ -899,6 +901,7 @@ describe('at the limits', () => {
     expect(steps.body.data.map((s: { depth: number }) => s.depth)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
+  // The schema allows it, so the event carrying it must fit the log's message size.
   it('accepts a test whose stdout is exactly at its 1 MiB maximum, and serves it back', async () => {
     const stdout = 'o'.repeat(MiB);
     const res = await api.post('/api/tests', testBody(F.a.projectId, F.runA, 6, { stdout }));
