@@ -1,4 +1,8 @@
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
+
+// kafkajs is CommonJS: under Node's own ESM loader (the processes ops/up runs)
+// only some of its exports are visible as named imports.
+const { ConfigResourceTypes } = kafkajs;
 import type { Config } from './config.ts';
 
 export function createKafka(config: Config, clientId: string): Kafka {

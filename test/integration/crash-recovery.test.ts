@@ -39,7 +39,10 @@ describe.each(['postgres', 'clickhouse'] as const)('the %s projector killed with
       const before = await applied();
       const child = spawnProjector(name, stack.env);
       const deadline = Date.now() + 60_000;
-      while ((await applied()) === before && Date.now() < deadline) await sleep(10);
+      while ((await applied()) === before && Date.now() < deadline) {
+        child.assertAlive();
+        await sleep(10);
+      }
       await sleep(Math.random() * (name === 'postgres' ? 800 : 100));
       await killHard(child);
       kills.push({ progressed: (await applied()) - before, total: await applied(), end });
@@ -50,7 +53,10 @@ describe.each(['postgres', 'clickhouse'] as const)('the %s projector killed with
     const end = await stack.topicEnd();
     const child = spawnProjector(name, stack.env);
     const deadline = Date.now() + 120_000;
-    while ((await applied()) < end && Date.now() < deadline) await sleep(100);
+    while ((await applied()) < end && Date.now() < deadline) {
+      child.assertAlive();
+      await sleep(100);
+    }
     await killHard(child);
     if ((await applied()) < end) console.error(`${name} did not catch up`, Object.fromEntries(await projectionPositions(stack, name)), { end, kills });
     if (name === 'clickhouse') await waitForMutations(stack.ch);
