@@ -15,6 +15,29 @@ export const projects = {
     );
     return r.rows[0]?.role;
   },
+  async byId(db: Queryable, id: string): Promise<ProjectRow | undefined> {
+    return (await db.query('SELECT * FROM projects WHERE id = $1', [id])).rows[0];
+  },
+  // A team's projects; `only` narrows the list to one project (an API key sees its own).
+  async list(db: Queryable, q: { teamId: string; only?: string; limit: number; offset: number }): Promise<{ rows: ProjectRow[]; total: number }> {
+    const cond = q.only ? 'team_id = $1 AND id = $2' : 'team_id = $1';
+    const args = q.only ? [q.teamId, q.only] : [q.teamId];
+    const [rows, count] = await Promise.all([
+      db.query(`SELECT * FROM projects WHERE ${cond} ORDER BY created_at, id LIMIT ${q.limit} OFFSET ${q.offset}`, args),
+      db.query(`SELECT count(*)::int AS n FROM projects WHERE ${cond}`, args),
+    ]);
+    return { rows: rows.rows, total: count.rows[0].n };
+  },
+  async idsOfTeam(db: Queryable, teamId: string): Promise<string[]> {
+    return (await db.query('SELECT id FROM projects WHERE team_id = $1 ORDER BY id FOR UPDATE', [teamId])).rows.map((r) => r.id);
+  },
+  async rename(db: Queryable, id: string, name: string): Promise<ProjectRow> {
+    return (await db.query('UPDATE projects SET name = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, name])).rows[0];
+  },
+  // Keys, settings and the ingest run registry cascade; read models go through the log.
+  async delete(db: Queryable, ids: string[]): Promise<void> {
+    await db.query('DELETE FROM projects WHERE id = ANY($1::text[])', [ids]);
+  },
 };
 
 export const projectView = (p: ProjectRow) => ({

@@ -13,7 +13,7 @@ import { resetClickHouseFacts, resetPostgresReadModels, rewindConsumerGroup, wai
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
 
 const PRIMARY_KEYS: Record<(typeof POSTGRES_READ_MODELS)[number], string> = {
-  runs: 'id', suites: 'id', test_cases: 'id', tests: 'id', test_steps: 'test_id, idx', artifacts: 'id', quarantines: 'test_case_id',
+  runs: 'id', suites: 'id', test_cases: 'id', tests: 'id', test_steps: 'test_id, idx', artifacts: 'id', quarantines: 'test_case_id', project_tombstones: 'project_id',
 };
 
 async function snapshot(stack: TestStack) {
