@@ -89,13 +89,19 @@ export function principalOf(ctx: Context): Principal {
 const tooLow = (what: string, required: string) =>
   new AppError('insufficient_scope', what, { required });
 
+// What the caller asked for, when it is not the project (or team) itself: the
+// 404 for another project's resource must read exactly like the 404 for an
+// unknown one, naming only what the caller sent, never the project it belongs to.
+export type Asked = { kind: string; id: string };
+
 // Another project's resources answer 404, never 403, so ids are not confirmed;
 // a known project with too low a scope or role answers 403 insufficient_scope.
 // For an API key "another project" includes the other projects of its team.
-export async function authorize(pool: Queryable, principal: Principal, projectId: string, permission: Permission): Promise<void> {
+export async function authorize(pool: Queryable, principal: Principal, projectId: string, permission: Permission, asked?: Asked): Promise<void> {
   const needed = PERMISSIONS[permission];
+  const hidden = () => (asked ? notFound(asked.kind, asked.id) : notFound('project', projectId));
   if (principal.kind === 'api_key') {
-    if (principal.projectId !== projectId) throw notFound('project', projectId);
+    if (principal.projectId !== projectId) throw hidden();
     if (!needed.scope) throw tooLow(`API keys cannot ${describe(permission)}; sign in as a team ${needed.role}`, 'user');
     if (SCOPE_RANK[principal.scope] < SCOPE_RANK[needed.scope]) {
       throw tooLow(`this API key's scope (${principal.scope}) cannot ${describe(permission)}`, needed.scope);
@@ -103,20 +109,21 @@ export async function authorize(pool: Queryable, principal: Principal, projectId
     return;
   }
   const role = await projects.roleOf(pool, projectId, principal.userId);
-  if (!role) throw notFound('project', projectId);
+  if (!role) throw hidden();
   if (ROLE_RANK[role] < ROLE_RANK[needed.role]) throw tooLow(`role ${role} cannot ${describe(permission)}`, needed.role);
 }
 
 // Team-level actions are for people: an API key of one of the team's projects
 // gets 403, any other key 404 (its team is the only one it may know of).
-export async function authorizeTeam(pool: Queryable, principal: Principal, teamId: string, permission: Permission): Promise<TeamRole> {
+export async function authorizeTeam(pool: Queryable, principal: Principal, teamId: string, permission: Permission, asked?: Asked): Promise<TeamRole> {
   const needed = PERMISSIONS[permission];
+  const hidden = () => (asked ? notFound(asked.kind, asked.id) : notFound('team', teamId));
   if (principal.kind === 'api_key') {
-    if (principal.teamId !== teamId) throw notFound('team', teamId);
+    if (principal.teamId !== teamId) throw hidden();
     throw tooLow('API keys cannot act on teams; sign in as a team member', 'user');
   }
   const role = await teams.roleOf(pool, teamId, principal.userId);
-  if (!role) throw notFound('team', teamId);
+  if (!role) throw hidden();
   if (ROLE_RANK[role] < ROLE_RANK[needed.role]) throw tooLow(`role ${role} cannot ${describe(permission)} this team`, needed.role);
   return role;
 }

@@ -15,11 +15,11 @@ export const projectSettings = {
   async update(db: Queryable, projectId: string, p: ProjectSettingsPatchBody): Promise<ProjectSettingsRow> {
     const r = await db.query(
       `INSERT INTO project_settings AS s (project_id, data_retention_days, flakiness_threshold, auto_quarantine_enabled)
-       VALUES ($1, coalesce($2, $5), coalesce($3, $6), coalesce($4, $7))
+       VALUES ($1, coalesce($2::int, $5::int), coalesce($3::float8, $6::float8), coalesce($4::boolean, $7::boolean))
        ON CONFLICT (project_id) DO UPDATE SET
-         data_retention_days = coalesce($2, s.data_retention_days),
-         flakiness_threshold = coalesce($3, s.flakiness_threshold),
-         auto_quarantine_enabled = coalesce($4, s.auto_quarantine_enabled),
+         data_retention_days = coalesce($2::int, s.data_retention_days),
+         flakiness_threshold = coalesce($3::float8, s.flakiness_threshold),
+         auto_quarantine_enabled = coalesce($4::boolean, s.auto_quarantine_enabled),
          updated_at = now()
        RETURNING *`,
       [projectId, p.dataRetentionDays ?? null, p.flakinessThreshold ?? null, p.autoQuarantineEnabled ?? null,

@@ -55,7 +55,7 @@ export function apiKeysRouter({ pool, keyUsage }: AppDeps): Router {
     const keyId = parse(id('apiKey'), ctx.params.id);
     const key = await apiKeys.byId(pool, keyId);
     if (!key) throw notFound('api key', keyId);
-    await authorize(pool, principalOf(ctx), key.project_id, 'manage_keys');
+    await authorize(pool, principalOf(ctx), key.project_id, 'manage_keys', { kind: 'api key', id: keyId });
     return key;
   }
 

@@ -70,7 +70,7 @@ export function teamMembersRouter({ pool }: AppDeps): Router {
   async function lockedMember(tx: PoolClient, memberId: string, principal: Principal) {
     const found = await teamMembers.byId(tx, memberId);
     if (!found) throw notFound('member', memberId);
-    await authorizeTeam(tx, principal, found.team_id, 'read');
+    await authorizeTeam(tx, principal, found.team_id, 'read', { kind: 'member', id: memberId });
     await teams.lock(tx, found.team_id);
     const member = await teamMembers.byId(tx, memberId);
     if (!member) throw notFound('member', memberId);
@@ -129,7 +129,7 @@ export function teamMembersRouter({ pool }: AppDeps): Router {
     const principal = principalOf(ctx);
     const inv = await invitations.byId(pool, invitationId);
     if (!inv) throw notFound('invitation', invitationId);
-    await authorizeTeam(pool, principal, inv.team_id, 'manage');
+    await authorizeTeam(pool, principal, inv.team_id, 'manage', { kind: 'invitation', id: invitationId });
     if (inv.status !== 'pending') throw new AppError('conflict', `the invitation is ${inv.status} already`, { reason: `invitation_${inv.status}` });
     await withTransaction(pool, async (tx) => {
       const after = await invitations.revoke(tx, invitationId);
