@@ -34,7 +34,9 @@ export type AppDeps = ServiceDeps & {
   limits: { auth: Middleware };
 };
 export type RunledgerApp = Koa & {
-  // Flushes what the app holds in memory (API key usage); call on shutdown.
+  // API keys' lastUsedAt, held in memory between writes.
+  keyUsage: KeyUsage;
+  // Writes what the app holds in memory (API key usage); call on shutdown.
   close(): Promise<void>;
 };
 
@@ -58,6 +60,7 @@ export function createApp(services: ServiceDeps): RunledgerApp {
   };
   const app = new Koa() as RunledgerApp;
   app.proxy = false;
+  app.keyUsage = deps.keyUsage;
   app.close = () => deps.keyUsage.close();
 
   app.use(async (ctx, next) => {
