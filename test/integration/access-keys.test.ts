@@ -51,7 +51,8 @@ describe('creating and listing keys', () => {
 
   it('accepts the key as X-API-Key, Authorization: ApiKey and Authorization: Bearer rl_…', async () => {
     const { key } = await newKey('read');
-    for (const headers of [{ 'x-api-key': key }, { authorization: `ApiKey ${key}` }, { authorization: `Bearer ${key}` }]) {
+    const forms: Array<Record<string, string>> = [{ 'x-api-key': key }, { authorization: `ApiKey ${key}` }, { authorization: `Bearer ${key}` }];
+    for (const headers of forms) {
       const res = await request(stack.url, 'GET', '/api/runs', { headers });
       expect(res.status, JSON.stringify(headers)).toBe(200);
     }
