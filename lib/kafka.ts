@@ -1,4 +1,9 @@
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
+
+// Not a named export Node's ESM loader can see in kafkajs (CommonJS): a named
+// import of it stops every process started with `node --import tsx` (ops/up,
+// the projector processes, ops/bench). Vitest's loader hid the problem.
+const { ConfigResourceTypes } = kafkajs;
 import type { Config } from './config.ts';
 
 export function createKafka(config: Config, clientId: string): Kafka {
