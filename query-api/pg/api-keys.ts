@@ -1,4 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 import { randomToken, sha256Hex } from '../../lib/tokens.ts';
 import type { ApiKeyScope } from '../../schemas/api.ts';
 
@@ -37,12 +38,8 @@ export const apiKeys = {
   async byId(db: Queryable, id: string): Promise<ApiKeyRow | undefined> {
     return (await db.query('SELECT * FROM api_keys WHERE id = $1', [id])).rows[0];
   },
-  async list(db: Queryable, q: { projectId: string; limit: number; offset: number }): Promise<{ rows: ApiKeyRow[]; total: number }> {
-    const [rows, count] = await Promise.all([
-      db.query(`SELECT * FROM api_keys WHERE project_id = $1 ORDER BY created_at, id LIMIT ${q.limit} OFFSET ${q.offset}`, [q.projectId]),
-      db.query('SELECT count(*)::int AS n FROM api_keys WHERE project_id = $1', [q.projectId]),
-    ]);
-    return { rows: rows.rows, total: count.rows[0].n };
+  list(db: Queryable, q: { projectId: string; limit: number; offset: number }) {
+    return page<ApiKeyRow>(db, { ...q, from: 'api_keys', where: 'project_id = $1', args: [q.projectId], orderBy: 'created_at, id' });
   },
   async update(db: Queryable, id: string, p: { isActive?: boolean; name?: string; expiresAt?: string | null }): Promise<ApiKeyRow> {
     const r = await db.query(

@@ -1,5 +1,6 @@
 import { newId } from '../../lib/ids.ts';
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 
 export type AuditRow = {
   id: string; team_id: string | null; project_id: string | null; actor_type: 'user' | 'api_key' | 'system'; actor_id: string;
@@ -40,12 +41,7 @@ export const audit = {
     const args: unknown[] = q.teamId ? [q.teamId] : [];
     if (q.projectId) where.push(`project_id = $${args.push(q.projectId)}`);
     if (q.action) where.push(`action = $${args.push(q.action)}`);
-    const cond = where.join(' AND ');
-    const [rows, count] = await Promise.all([
-      db.query(`SELECT * FROM audit_log WHERE ${cond} ORDER BY created_at DESC, id DESC LIMIT ${q.limit} OFFSET ${q.offset}`, args),
-      db.query(`SELECT count(*)::int AS n FROM audit_log WHERE ${cond}`, args),
-    ]);
-    return { rows: rows.rows as AuditRow[], total: count.rows[0].n as number };
+    return page<AuditRow>(db, { ...q, from: 'audit_log', where: where.join(' AND '), args, orderBy: 'created_at DESC, id DESC' });
   },
 };
 

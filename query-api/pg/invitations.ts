@@ -1,4 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 import { randomToken, sha256Hex } from '../../lib/tokens.ts';
 
 export type InvitationRow = {
@@ -34,12 +35,8 @@ export const invitations = {
   async byId(db: Queryable, id: string): Promise<InvitationRow | undefined> {
     return (await db.query('SELECT * FROM team_invitations WHERE id = $1', [id])).rows[0];
   },
-  async list(db: Queryable, q: { teamId: string; limit: number; offset: number }): Promise<{ rows: InvitationRow[]; total: number }> {
-    const [rows, count] = await Promise.all([
-      db.query(`SELECT * FROM team_invitations WHERE team_id = $1 ORDER BY created_at DESC, id DESC LIMIT ${q.limit} OFFSET ${q.offset}`, [q.teamId]),
-      db.query('SELECT count(*)::int AS n FROM team_invitations WHERE team_id = $1', [q.teamId]),
-    ]);
-    return { rows: rows.rows, total: count.rows[0].n };
+  list(db: Queryable, q: { teamId: string; limit: number; offset: number }) {
+    return page<InvitationRow>(db, { ...q, from: 'team_invitations', where: 'team_id = $1', args: [q.teamId], orderBy: 'created_at DESC, id DESC' });
   },
   async accept(db: Queryable, id: string, userId: string): Promise<InvitationRow> {
     const r = await db.query(

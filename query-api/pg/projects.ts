@@ -1,4 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 import type { TeamRole } from './teams.ts';
 
 export type ProjectRow = { id: string; team_id: string; name: string; created_at: Date; updated_at: Date };
@@ -19,14 +20,10 @@ export const projects = {
     return (await db.query('SELECT * FROM projects WHERE id = $1', [id])).rows[0];
   },
   // A team's projects; `only` narrows the list to one project (an API key sees its own).
-  async list(db: Queryable, q: { teamId: string; only?: string; limit: number; offset: number }): Promise<{ rows: ProjectRow[]; total: number }> {
-    const cond = q.only ? 'team_id = $1 AND id = $2' : 'team_id = $1';
+  list(db: Queryable, q: { teamId: string; only?: string; limit: number; offset: number }) {
+    const where = q.only ? 'team_id = $1 AND id = $2' : 'team_id = $1';
     const args = q.only ? [q.teamId, q.only] : [q.teamId];
-    const [rows, count] = await Promise.all([
-      db.query(`SELECT * FROM projects WHERE ${cond} ORDER BY created_at, id LIMIT ${q.limit} OFFSET ${q.offset}`, args),
-      db.query(`SELECT count(*)::int AS n FROM projects WHERE ${cond}`, args),
-    ]);
-    return { rows: rows.rows, total: count.rows[0].n };
+    return page<ProjectRow>(db, { ...q, from: 'projects', where, args, orderBy: 'created_at, id' });
   },
   async idsOfTeam(db: Queryable, teamId: string): Promise<string[]> {
     return (await db.query('SELECT id FROM projects WHERE team_id = $1 ORDER BY id FOR UPDATE', [teamId])).rows.map((r) => r.id);

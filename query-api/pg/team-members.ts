@@ -1,19 +1,18 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 import type { TeamRole } from '../../schemas/accounts.ts';
 
 export type MemberRow = {
   id: string; team_id: string; user_id: string; role: TeamRole; joined_at: Date; name: string | null; email: string;
 };
 
-const SELECT = `SELECT m.*, u.name, u.email FROM team_members m JOIN users u ON u.id = m.user_id`;
+const COLUMNS = 'm.*, u.name, u.email';
+const FROM = 'team_members m JOIN users u ON u.id = m.user_id';
+const SELECT = `SELECT ${COLUMNS} FROM ${FROM}`;
 
 export const teamMembers = {
-  async list(db: Queryable, q: { teamId: string; limit: number; offset: number }): Promise<{ rows: MemberRow[]; total: number }> {
-    const [rows, count] = await Promise.all([
-      db.query(`${SELECT} WHERE m.team_id = $1 ORDER BY m.joined_at, m.id LIMIT ${q.limit} OFFSET ${q.offset}`, [q.teamId]),
-      db.query('SELECT count(*)::int AS n FROM team_members WHERE team_id = $1', [q.teamId]),
-    ]);
-    return { rows: rows.rows, total: count.rows[0].n };
+  list(db: Queryable, q: { teamId: string; limit: number; offset: number }) {
+    return page<MemberRow>(db, { ...q, select: COLUMNS, from: FROM, where: 'm.team_id = $1', args: [q.teamId], orderBy: 'm.joined_at, m.id' });
   },
   async byId(db: Queryable, id: string): Promise<MemberRow | undefined> {
     return (await db.query(`${SELECT} WHERE m.id = $1`, [id])).rows[0];

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 
 export type UserRow = {
   id: string; email: string; name: string | null; role: 'admin' | 'user'; password_hash: string;
@@ -33,12 +34,8 @@ export const users = {
     );
     return r.rows[0];
   },
-  async list(db: Queryable, q: { limit: number; offset: number }): Promise<{ rows: UserRow[]; total: number }> {
-    const [rows, count] = await Promise.all([
-      db.query(`SELECT * FROM users ORDER BY created_at, id LIMIT ${q.limit} OFFSET ${q.offset}`),
-      db.query('SELECT count(*)::int AS n FROM users'),
-    ]);
-    return { rows: rows.rows, total: count.rows[0].n };
+  list(db: Queryable, q: { limit: number; offset: number }) {
+    return page<UserRow>(db, { ...q, from: 'users', where: 'true', args: [], orderBy: 'created_at, id' });
   },
   // A new password ends every session issued before it.
   async setPassword(db: Queryable, id: string, passwordHash: string): Promise<UserRow> {

@@ -13,7 +13,7 @@ import { id } from '../../schemas/common.ts';
 import { apiKeys, apiKeyView, generateApiKey, type ApiKeyRow } from '../pg/api-keys.ts';
 import { projects } from '../pg/projects.ts';
 import { audit } from '../pg/audit.ts';
-import { requestIdOf } from './support.ts';
+import { listBody, requestIdOf } from './support.ts';
 
 // Project API keys (Euriqa: /api/api-keys): managed by the team's admins, never
 // by keys. The key is shown once, at creation; lists show it masked. A key that
@@ -30,8 +30,7 @@ export function apiKeysRouter({ pool, keyUsage }: AppDeps): Router {
   router.get('/api/api-keys', async (ctx) => {
     const q = parse(ApiKeysQuery, ctx.query);
     await authorize(pool, principalOf(ctx), q.projectId, 'manage_keys');
-    const { rows, total } = await apiKeys.list(pool, q);
-    ctx.body = { data: rows.map(view), total, limit: q.limit, offset: q.offset };
+    ctx.body = listBody(await apiKeys.list(pool, q), view, q);
   });
 
   router.post('/api/api-keys', async (ctx) => {

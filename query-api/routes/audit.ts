@@ -5,6 +5,7 @@ import { authorizeTeam, principalOf, requireInstanceAdmin } from '../../lib/http
 import type { AppDeps } from '../../lib/http/app.ts';
 import { AuditQuery } from '../../schemas/accounts.ts';
 import { audit, auditView } from '../pg/audit.ts';
+import { listBody } from './support.ts';
 
 // The audit log: a team's management changes for its admins (?teamId); the
 // instance-level ones (users) for instance administrators (no teamId).
@@ -16,8 +17,7 @@ export function auditRouter({ pool }: AppDeps): Router {
     if (q.teamId) await authorizeTeam(pool, principalOf(ctx), q.teamId, 'manage');
     else if (q.projectId) throw new AppError('validation_error', "'teamId' is required with 'projectId'", { field: 'teamId' });
     else requireInstanceAdmin(ctx);
-    const { rows, total } = await audit.list(pool, { ...q, teamId: q.teamId ?? null });
-    ctx.body = { data: rows.map(auditView), total, limit: q.limit, offset: q.offset };
+    ctx.body = listBody(await audit.list(pool, { ...q, teamId: q.teamId ?? null }), auditView, q);
   });
 
   return router;

@@ -12,7 +12,7 @@ import { id } from '../../schemas/common.ts';
 import { projects, projectView } from '../pg/projects.ts';
 import { audit } from '../pg/audit.ts';
 import { deleteProjectsThroughLog } from '../services/project-deletion.ts';
-import { requestIdOf } from './support.ts';
+import { listBody, requestIdOf } from './support.ts';
 
 // Projects (Euriqa: /api/projects). A team's admins create and rename them, its
 // owners delete them; an API key sees its own project only.
@@ -24,14 +24,12 @@ export function projectsRouter({ pool, eventLog }: AppDeps): Router {
     const principal = principalOf(ctx);
     if (principal.kind === 'api_key') {
       if (q.teamId && q.teamId !== principal.teamId) throw notFound('team', q.teamId);
-      const { rows, total } = await projects.list(pool, { ...q, teamId: principal.teamId, only: principal.projectId });
-      ctx.body = { data: rows.map(projectView), total, limit: q.limit, offset: q.offset };
+      ctx.body = listBody(await projects.list(pool, { ...q, teamId: principal.teamId, only: principal.projectId }), projectView, q);
       return;
     }
     if (!q.teamId) parse(ProjectsQuery.required({ teamId: true }), ctx.query);
     await authorizeTeam(pool, principal, q.teamId!, 'read');
-    const { rows, total } = await projects.list(pool, { ...q, teamId: q.teamId! });
-    ctx.body = { data: rows.map(projectView), total, limit: q.limit, offset: q.offset };
+    ctx.body = listBody(await projects.list(pool, { ...q, teamId: q.teamId! }), projectView, q);
   });
 
   router.post('/api/projects', async (ctx) => {

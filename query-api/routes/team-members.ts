@@ -14,7 +14,7 @@ import { memberView, teamMembers, type MemberRow } from '../pg/team-members.ts';
 import { generateInvitationToken, invitations, invitationView } from '../pg/invitations.ts';
 import { users } from '../pg/users.ts';
 import { acceptInvitation } from '../services/invitations.ts';
-import { requestIdOf } from './support.ts';
+import { listBody, requestIdOf } from './support.ts';
 
 // Team members and invitations (Euriqa: /api/team-members). Viewers see the
 // members; admins invite, change roles and remove; only an owner makes or
@@ -25,8 +25,7 @@ export function teamMembersRouter({ pool }: AppDeps): Router {
   router.get('/api/team-members', async (ctx) => {
     const q = parse(MembersQuery, ctx.query);
     await authorizeTeam(pool, principalOf(ctx), q.teamId, 'read');
-    const { rows, total } = await teamMembers.list(pool, q);
-    ctx.body = { data: rows.map(memberView), total, limit: q.limit, offset: q.offset };
+    ctx.body = listBody(await teamMembers.list(pool, q), memberView, q);
   });
 
   // An invitation, pending until accepted, for 7 days. The token is in this
@@ -120,8 +119,7 @@ export function teamMembersRouter({ pool }: AppDeps): Router {
   router.get('/api/team-invitations', async (ctx) => {
     const q = parse(MembersQuery, ctx.query);
     await authorizeTeam(pool, principalOf(ctx), q.teamId, 'manage');
-    const { rows, total } = await invitations.list(pool, q);
-    ctx.body = { data: rows.map(invitationView), total, limit: q.limit, offset: q.offset };
+    ctx.body = listBody(await invitations.list(pool, q), invitationView, q);
   });
 
   router.delete('/api/team-invitations/:id', async (ctx) => {

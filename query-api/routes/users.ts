@@ -11,7 +11,7 @@ import { PasswordChangeBody, UserCreateBody, UsersQuery } from '../../schemas/ac
 import { users, userView } from '../pg/users.ts';
 import { teams } from '../pg/teams.ts';
 import { audit } from '../pg/audit.ts';
-import { requestIdOf } from './support.ts';
+import { listBody, requestIdOf } from './support.ts';
 
 // People: who am I, the instance's users (its administrators create them), and
 // changing one's password, which ends every other session.
@@ -29,8 +29,7 @@ export function usersRouter({ pool, config, limits }: AppDeps): Router {
   router.get('/api/auth/users', async (ctx) => {
     const q = parse(UsersQuery, ctx.query);
     requireInstanceAdmin(ctx);
-    const { rows, total } = await users.list(pool, q);
-    ctx.body = { data: rows.map(userView), total, limit: q.limit, offset: q.offset };
+    ctx.body = listBody(await users.list(pool, q), userView, q);
   });
 
   router.post('/api/auth/users', async (ctx) => {
