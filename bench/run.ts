@@ -1,9 +1,12 @@
 // `npm run bench` (through ops/bench, which starts the services): prints each
 // benchmark's figures as one JSON line.
 import { measureVisibility } from './visibility.ts';
+import { measureAuth, measureDeletionGuard } from './access.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
+  auth: () => measureAuth(Number(process.env.BENCH_REQUESTS ?? 1000)),
+  'deletion-guard': () => measureDeletionGuard(),
 };
 
 const only = process.argv.slice(2);

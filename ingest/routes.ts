@@ -31,7 +31,7 @@ export function ingestRouter(deps: AppDeps): Router {
   async function writableRun(ctx: Context, runId: string, projectId?: string): Promise<RegisteredRun> {
     const run = await runRegistry.find(pool, runId);
     if (!run || (projectId && run.project_id !== projectId)) throw notFound('run', runId);
-    await authorize(pool, principalOf(ctx), run.project_id, 'ingest');
+    await authorize(pool, principalOf(ctx), run.project_id, 'ingest', { kind: 'run', id: runId });
     if (run.deleted_at) throw notFound('run', runId);
     return run;
   }

@@ -19,6 +19,11 @@ const Env = z.object({
   RUNLEDGER_CONSUMER_GROUP_PREFIX: z.string().default('runledger'),
   // How long a consumer that died without leaving keeps its partitions.
   RUNLEDGER_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
+  // Login, setup and invitation acceptance, per client IP (Fusillade: 10 per 60 s).
+  RUNLEDGER_AUTH_RATE_LIMIT: z.coerce.number().int().positive().default(10),
+  RUNLEDGER_AUTH_RATE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  // How often an API process writes the lastUsedAt of the keys it saw.
+  RUNLEDGER_KEY_USAGE_FLUSH_MS: z.coerce.number().int().positive().default(60_000),
 });
 
 export type Config = {
@@ -38,6 +43,9 @@ export type Config = {
   logLevel: string;
   consumerGroupPrefix: string;
   consumerSessionTimeoutMs: number;
+  authRateLimit: number;
+  authRateWindowMs: number;
+  keyUsageFlushMs: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -59,6 +67,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.RUNLEDGER_LOG_LEVEL,
     consumerGroupPrefix: e.RUNLEDGER_CONSUMER_GROUP_PREFIX,
     consumerSessionTimeoutMs: e.RUNLEDGER_CONSUMER_SESSION_TIMEOUT_MS,
+    authRateLimit: e.RUNLEDGER_AUTH_RATE_LIMIT,
+    authRateWindowMs: e.RUNLEDGER_AUTH_RATE_WINDOW_MS,
+    keyUsageFlushMs: e.RUNLEDGER_KEY_USAGE_FLUSH_MS,
     ...overrides,
   };
 }

@@ -15,6 +15,8 @@ export const ID_PREFIXES = {
   member: 'member',
   project: 'proj',
   apiKey: 'key',
+  invitation: 'invite',
+  audit: 'audit',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

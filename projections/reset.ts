@@ -3,7 +3,7 @@ import type { Pool } from '../lib/pg.ts';
 import { sql, type ClickHouse } from '../lib/clickhouse.ts';
 import { POSTGRES_READ_MODELS } from './postgres/read-models.ts';
 import { POSTGRES_PROJECTION } from './postgres/projector.ts';
-import { CLICKHOUSE_FACT_TABLES, CLICKHOUSE_PROJECTION } from './clickhouse/projector.ts';
+import { CLICKHOUSE_FACT_TABLES, CLICKHOUSE_PROJECTION, DELETED_PROJECTS_TABLE } from './clickhouse/projector.ts';
 
 // Dropping a projection's read models and its position, so that consuming the
 // log again from the beginning rebuilds them. The projection must be stopped.
@@ -14,7 +14,7 @@ export async function resetPostgresReadModels(pool: Pool): Promise<void> {
 }
 
 export async function resetClickHouseFacts(ch: ClickHouse): Promise<void> {
-  for (const table of CLICKHOUSE_FACT_TABLES) await ch.command(`TRUNCATE TABLE ${table}`);
+  for (const table of [...CLICKHOUSE_FACT_TABLES, DELETED_PROJECTS_TABLE]) await ch.command(`TRUNCATE TABLE ${table}`);
   await ch.command(`ALTER TABLE projection_offsets_v1 DELETE WHERE projection = ${sql.str(CLICKHOUSE_PROJECTION)}`);
   await waitForMutations(ch);
 }

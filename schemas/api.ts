@@ -20,8 +20,16 @@ export const Pagination = z.object({
 });
 
 // ---- auth bootstrap (Tripwire reference, shared/seeds/003)
+// Weak passwords are refused: short ones, ones of few distinct characters, and
+// well-known ones with digits or symbols around them ("Password123!").
+const COMMON_PASSWORDS = new Set([
+  'password', 'passw0rd', 'qwerty', 'qwertyuiop', 'asdfghjkl', 'letmein', 'welcome', 'iloveyou', 'admin', 'administrator',
+  'abc', 'abcdef', 'login', 'monkey', 'dragon', 'football', 'baseball', 'sunshine', 'princess', 'trustno', 'secret',
+  'changeme', 'master', 'runledger', 'default', 'test', 'testing',
+]);
 export const Password = z.string().min(10, 'must be at least 10 characters').max(200)
-  .refine((p) => new Set(p).size >= 5, 'is too simple');
+  .refine((p) => new Set(p).size >= 5, 'is too simple')
+  .refine((p) => !COMMON_PASSWORDS.has(p.toLowerCase().replace(/^[^a-z]+|[^a-z]+$/g, '')), 'is too common');
 export const SetupBody = z.object({ email: z.email().max(320), password: Password });
 export const LoginBody = z.object({ email: z.email().max(320), password: z.string().min(1).max(200) });
 export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });

@@ -113,6 +113,10 @@ export const ArtifactUploadedData = z.object({
 
 export const RunDeletedData = z.object({ id: id('run'), deletedAt: isoDate });
 
+// A project and everything in it is gone: every projection drops the project's
+// rows, and keeps dropping its events that arrive later (other partitions).
+export const ProjectDeletedData = z.object({ id: id('project'), deletedAt: isoDate });
+
 export const TestQuarantineChangedData = z.object({
   testCaseId: id('testCase'),
   isQuarantined: z.boolean(),
@@ -131,6 +135,7 @@ export const EVENT_DATA = {
   'artifact.uploaded': ArtifactUploadedData,
   'run.deleted': RunDeletedData,
   'test.quarantine_changed': TestQuarantineChangedData,
+  'project.deleted': ProjectDeletedData,
 } as const;
 export type EventType = keyof typeof EVENT_DATA;
 export const EVENT_TYPES = Object.keys(EVENT_DATA) as EventType[];
@@ -157,6 +162,7 @@ export const Event = z.discriminatedUnion('type', [
   envelope('artifact.uploaded'),
   envelope('run.deleted'),
   envelope('test.quarantine_changed'),
+  envelope('project.deleted'),
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventOf<T extends EventType> = Extract<Event, { type: T }>;

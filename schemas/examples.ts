@@ -77,4 +77,10 @@ export const EXAMPLE_EVENTS: Record<EventType, Event> = {
     type: 'run.deleted',
     data: { id: run, deletedAt: '2026-03-20T09:00:00.000Z' },
   },
+  'project.deleted': {
+    ...envelope(8, 'project.deleted', '2026-03-21T09:00:00.000Z', null),
+    type: 'project.deleted',
+    actor: { type: 'user', id: 'user_01JEXAMP1E0000000000000000' },
+    data: { id: project, deletedAt: '2026-03-21T09:00:00.000Z' },
+  },
 };

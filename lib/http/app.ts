@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import type { Middleware } from 'koa';
 import type { Config } from '../config.ts';
 import type { Pool } from '../pg.ts';
 import type { ClickHouse } from '../clickhouse.ts';
@@ -10,20 +11,57 @@ import type { EventLog } from '../../ingest/event-log.ts';
 import { errorMiddleware } from './errors.ts';
 import { jsonBody } from './body.ts';
 import { authenticate } from './auth.ts';
+import { KeyUsage } from './key-usage.ts';
+import { rateLimit } from './rate-limit.ts';
 import { ingestRouter } from '../../ingest/routes.ts';
 import { healthRouter } from '../../query-api/routes/health.ts';
 import { authRouter } from '../../query-api/routes/auth.ts';
-import { accountsRouter } from '../../query-api/routes/accounts.ts';
+import { usersRouter } from '../../query-api/routes/users.ts';
+import { teamsRouter } from '../../query-api/routes/teams.ts';
+import { teamMembersRouter } from '../../query-api/routes/team-members.ts';
+import { projectsRouter } from '../../query-api/routes/projects.ts';
+import { settingsRouter } from '../../query-api/routes/settings.ts';
+import { apiKeysRouter } from '../../query-api/routes/api-keys.ts';
+import { auditRouter } from '../../query-api/routes/audit.ts';
 import { runsRouter } from '../../query-api/routes/runs.ts';
 import { testsRouter } from '../../query-api/routes/tests.ts';
 import { suitesRouter } from '../../query-api/routes/suites.ts';
 
-export type AppDeps = { config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger };
+export type ServiceDeps = { config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger };
+// What routers get: the services, plus the app's own per-process state.
+export type AppDeps = ServiceDeps & {
+  keyUsage: KeyUsage;
+  limits: { auth: Middleware };
+};
+export type RunledgerApp = Koa & {
+  // API keys' lastUsedAt, held in memory between writes.
+  keyUsage: KeyUsage;
+  // Writes what the app holds in memory (API key usage); call on shutdown.
+  close(): Promise<void>;
+};
+
+// The routers, in the order they are mounted. Open routes need no credential;
+// every other route is behind `authenticate`, which runs before a body is read.
+// The isolation matrix (test/integration/isolation-matrix.test.ts) walks the
+// mounted routers, so a route added here is tested against every credential.
+export const openRouters = (deps: AppDeps): Router[] => [healthRouter(deps), authRouter(deps)];
+export const apiRouters = (deps: AppDeps): Router[] => [
+  ingestRouter(deps), usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps),
+  settingsRouter(deps), apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps),
+];
 
 // One Koa app serves the ingest routes and the query routes on one port.
-export function createApp(deps: AppDeps): Koa {
-  const app = new Koa();
+export function createApp(services: ServiceDeps): RunledgerApp {
+  const { config, pool, logger } = services;
+  const deps: AppDeps = {
+    ...services,
+    keyUsage: new KeyUsage(pool, config.keyUsageFlushMs, logger),
+    limits: { auth: rateLimit({ group: 'auth', max: config.authRateLimit, windowMs: config.authRateWindowMs, key: (ctx) => ctx.ip }) },
+  };
+  const app = new Koa() as RunledgerApp;
   app.proxy = false;
+  app.keyUsage = deps.keyUsage;
+  app.close = () => deps.keyUsage.close();
 
   app.use(async (ctx, next) => {
     const given = ctx.get('x-request-id');
@@ -31,20 +69,18 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('X-Request-Id', ctx.state.requestId);
     await next();
   });
-  app.use(errorMiddleware(deps.logger));
-  const body = jsonBody(deps.config.bodyLimitBytes);
+  app.use(errorMiddleware(logger));
+  const body = jsonBody(config.bodyLimitBytes);
 
   // Open routes: health, and the bootstrap/login that precede any credential.
   const open = new Router();
   open.use(body);
-  for (const r of [healthRouter(deps), authRouter(deps)]) open.use(r.routes());
+  for (const r of openRouters(deps)) open.use(r.routes());
 
   // Everything else: the credential is checked before a body is read.
   const api = new Router();
-  api.use(authenticate(deps.pool, deps.config.jwtSecret), body);
-  for (const r of [ingestRouter(deps), accountsRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps)]) {
-    api.use(r.routes());
-  }
+  api.use(authenticate(pool, config.jwtSecret, deps.keyUsage), body);
+  for (const r of apiRouters(deps)) api.use(r.routes());
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   return app;

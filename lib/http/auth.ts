@@ -1,30 +1,42 @@
 import type { Context, Next } from 'koa';
 import jwt from 'jsonwebtoken';
 import { AppError, notFound } from '../errors.ts';
-import type { Pool } from '../pg.ts';
+import type { Pool, Queryable } from '../pg.ts';
 import { API_KEY_PREFIX, apiKeys } from '../../query-api/pg/api-keys.ts';
 import { projects } from '../../query-api/pg/projects.ts';
 import { teams, type TeamRole } from '../../query-api/pg/teams.ts';
 import { users } from '../../query-api/pg/users.ts';
 import type { ApiKeyScope } from '../../schemas/api.ts';
+import type { KeyUsage } from './key-usage.ts';
 
 // Who is calling: a project API key (machines) or a user with a JWT (people).
-// Both go through `authorize` below: the one place that decides access.
+// Both go through `authorize` (a project) or `authorizeTeam` (a team) below: the
+// one place that decides access. docs/access.md has the table in prose.
 export type Principal =
-  | { kind: 'api_key'; keyId: string; projectId: string; scope: ApiKeyScope }
+  | { kind: 'api_key'; keyId: string; projectId: string; teamId: string; scope: ApiKeyScope }
   | { kind: 'user'; userId: string; isAdmin: boolean };
 
-export type Permission = 'read' | 'ingest' | 'manage' | 'own';
+export type Permission = 'read' | 'ingest' | 'manage' | 'manage_keys' | 'own';
 
-const SCOPE_RANK: Record<ApiKeyScope, number> = { read: 1, ingest: 2, full: 3 };
-const PERMISSION_SCOPE: Record<Permission, ApiKeyScope | null> = { read: 'read', ingest: 'ingest', manage: null, own: null };
-const ROLE_RANK: Record<TeamRole, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
-const PERMISSION_ROLE: Record<Permission, TeamRole> = { read: 'viewer', ingest: 'member', manage: 'admin', own: 'owner' };
+// What each permission needs: a team role for people, a key scope for machines
+// (null: no key may, whatever its scope). Roles and scopes are hierarchical:
+// owner > admin > member > viewer, full > ingest > read.
+export const PERMISSIONS: Record<Permission, { role: TeamRole; scope: ApiKeyScope | null }> = {
+  read: { role: 'viewer', scope: 'read' },          // runs, tests, history, project, settings
+  ingest: { role: 'member', scope: 'ingest' },      // runs, results, suites, quarantine
+  manage: { role: 'admin', scope: 'full' },         // project name, settings, webhooks; team name, members, invitations, audit
+  manage_keys: { role: 'admin', scope: null },      // API keys: keys cannot manage keys
+  own: { role: 'owner', scope: null },              // deleting a project or a team
+};
+export const SCOPE_RANK: Record<ApiKeyScope, number> = { read: 1, ingest: 2, full: 3 };
+export const ROLE_RANK: Record<TeamRole, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
 
-export function signUserToken(userId: string, secret: string, ttlSeconds: number): string {
-  return jwt.sign({}, secret, { algorithm: 'HS256', subject: userId, expiresIn: ttlSeconds });
+export function signUserToken(userId: string, secret: string, ttlSeconds: number, sessionVersion = 0): string {
+  return jwt.sign({ sv: sessionVersion }, secret, { algorithm: 'HS256', subject: userId, expiresIn: ttlSeconds });
 }
 
+// X-API-Key: …, Authorization: ApiKey …, or Authorization: Bearer rl_… (a key);
+// any other Bearer token is a JWT.
 function credentialFrom(ctx: Context): { type: 'key' | 'jwt'; value: string } | null {
   const header = ctx.get('x-api-key');
   if (header) return { type: 'key', value: header.trim() };
@@ -39,7 +51,7 @@ function credentialFrom(ctx: Context): { type: 'key' | 'jwt'; value: string } | 
   return null;
 }
 
-export function authenticate(pool: Pool, jwtSecret: string) {
+export function authenticate(pool: Pool, jwtSecret: string, keyUsage?: KeyUsage) {
   return async (ctx: Context, next: Next) => {
     const cred = credentialFrom(ctx);
     if (!cred) throw new AppError('invalid_auth', 'authentication required: send X-API-Key or Authorization');
@@ -47,17 +59,21 @@ export function authenticate(pool: Pool, jwtSecret: string) {
       if (cred.value.length > 200) throw new AppError('invalid_auth', 'invalid API key');
       const key = await apiKeys.findUsable(pool, cred.value);
       if (!key) throw new AppError('invalid_auth', 'invalid, inactive or expired API key');
-      ctx.state.principal = { kind: 'api_key', keyId: key.id, projectId: key.project_id, scope: key.scope } satisfies Principal;
+      keyUsage?.touch(key.id);
+      ctx.state.principal = { kind: 'api_key', keyId: key.id, projectId: key.project_id, teamId: key.team_id, scope: key.scope } satisfies Principal;
     } else {
       let userId: string;
+      let sessionVersion: unknown;
       try {
         const payload = jwt.verify(cred.value, jwtSecret, { algorithms: ['HS256'] });
         userId = typeof payload === 'object' && typeof payload.sub === 'string' ? payload.sub : '';
+        sessionVersion = typeof payload === 'object' ? (payload.sv ?? 0) : undefined;
       } catch {
         throw new AppError('invalid_auth', 'invalid or expired token');
       }
       const user = userId ? await users.byId(pool, userId) : undefined;
-      if (!user) throw new AppError('invalid_auth', 'invalid or expired token');
+      // A password change ends the sessions issued before it.
+      if (!user || sessionVersion !== user.session_version) throw new AppError('invalid_auth', 'invalid or expired token');
       ctx.state.principal = { kind: 'user', userId: user.id, isAdmin: user.role === 'admin' } satisfies Principal;
     }
     await next();
@@ -70,31 +86,63 @@ export function principalOf(ctx: Context): Principal {
   return p;
 }
 
+const tooLow = (what: string, required: string) =>
+  new AppError('insufficient_scope', what, { required });
+
+// What the caller asked for, when it is not the project (or team) itself: the
+// 404 for another project's resource must read exactly like the 404 for an
+// unknown one, naming only what the caller sent, never the project it belongs to.
+export type Asked = { kind: string; id: string };
+
 // Another project's resources answer 404, never 403, so ids are not confirmed;
 // a known project with too low a scope or role answers 403 insufficient_scope.
-export async function authorize(pool: Pool, principal: Principal, projectId: string, permission: Permission): Promise<void> {
+// For an API key "another project" includes the other projects of its team.
+export async function authorize(pool: Queryable, principal: Principal, projectId: string, permission: Permission, asked?: Asked): Promise<void> {
+  const needed = PERMISSIONS[permission];
+  const hidden = () => (asked ? notFound(asked.kind, asked.id) : notFound('project', projectId));
   if (principal.kind === 'api_key') {
-    if (principal.projectId !== projectId) throw notFound('project', projectId);
-    const needed = PERMISSION_SCOPE[permission];
-    if (!needed || SCOPE_RANK[principal.scope] < SCOPE_RANK[needed]) {
-      throw new AppError('insufficient_scope', `this API key cannot ${permission} this project`, { required: needed ?? 'user' });
+    if (principal.projectId !== projectId) throw hidden();
+    if (!needed.scope) throw tooLow(`API keys cannot ${describe(permission)}; sign in as a team ${needed.role}`, 'user');
+    if (SCOPE_RANK[principal.scope] < SCOPE_RANK[needed.scope]) {
+      throw tooLow(`this API key's scope (${principal.scope}) cannot ${describe(permission)}`, needed.scope);
     }
     return;
   }
   const role = await projects.roleOf(pool, projectId, principal.userId);
-  if (!role) throw notFound('project', projectId);
-  if (ROLE_RANK[role] < ROLE_RANK[PERMISSION_ROLE[permission]]) {
-    throw new AppError('insufficient_scope', `role ${role} cannot ${permission} this project`, { required: PERMISSION_ROLE[permission] });
-  }
+  if (!role) throw hidden();
+  if (ROLE_RANK[role] < ROLE_RANK[needed.role]) throw tooLow(`role ${role} cannot ${describe(permission)}`, needed.role);
 }
 
-export async function authorizeTeam(pool: Pool, principal: Principal, teamId: string, permission: Permission): Promise<void> {
-  if (principal.kind !== 'user') throw new AppError('insufficient_scope', 'API keys cannot manage teams');
-  const role = await teams.roleOf(pool, teamId, principal.userId);
-  if (!role) throw notFound('team', teamId);
-  if (ROLE_RANK[role] < ROLE_RANK[PERMISSION_ROLE[permission]]) {
-    throw new AppError('insufficient_scope', `role ${role} cannot ${permission} this team`, { required: PERMISSION_ROLE[permission] });
+// Team-level actions are for people: an API key of one of the team's projects
+// gets 403, any other key 404 (its team is the only one it may know of).
+export async function authorizeTeam(pool: Queryable, principal: Principal, teamId: string, permission: Permission, asked?: Asked): Promise<TeamRole> {
+  const needed = PERMISSIONS[permission];
+  const hidden = () => (asked ? notFound(asked.kind, asked.id) : notFound('team', teamId));
+  if (principal.kind === 'api_key') {
+    if (principal.teamId !== teamId) throw hidden();
+    throw tooLow('API keys cannot act on teams; sign in as a team member', 'user');
   }
+  const role = await teams.roleOf(pool, teamId, principal.userId);
+  if (!role) throw hidden();
+  if (ROLE_RANK[role] < ROLE_RANK[needed.role]) throw tooLow(`role ${role} cannot ${describe(permission)} this team`, needed.role);
+  return role;
+}
+
+const describe = (p: Permission) =>
+  ({ read: 'read', ingest: 'ingest into', manage: 'manage', manage_keys: 'manage the API keys of', own: 'delete' })[p];
+
+// People only: API keys may not act on accounts.
+export function requireUser(ctx: Context): Extract<Principal, { kind: 'user' }> {
+  const p = principalOf(ctx);
+  if (p.kind !== 'user') throw tooLow('API keys cannot do this; sign in as a user', 'user');
+  return p;
+}
+
+// The instance administrators (the first user, and users they make admins).
+export function requireInstanceAdmin(ctx: Context): Extract<Principal, { kind: 'user' }> {
+  const p = requireUser(ctx);
+  if (!p.isAdmin) throw tooLow('only an instance administrator can do this', 'instance_admin');
+  return p;
 }
 
 // The project a request is about: given explicitly, or the key's own project.

@@ -23,6 +23,7 @@ const server = app.listen(config.port, config.host, () => {
 onShutdown(logger, async () => {
   // Stop accepting, let in-flight requests finish, then close clients.
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  await app.close(); // writes the API keys' lastUsedAt it still holds
   await eventLog.close();
   await Promise.all([pool.end(), ch.close()]);
 });

@@ -6,6 +6,8 @@ import { TEST_RESULTS_TABLE, testResultRow } from './tables/test-results.ts';
 
 export const CLICKHOUSE_PROJECTION = 'clickhouse';
 export const CLICKHOUSE_FACT_TABLES = [TEST_RESULTS_TABLE, RUNS_TABLE] as const;
+// Projects deleted through the log; emptied with the facts when the projection is reset.
+export const DELETED_PROJECTS_TABLE = 'deleted_projects_v1';
 const OFFSETS_TABLE = 'projection_offsets_v1';
 type Table = (typeof CLICKHOUSE_FACT_TABLES)[number];
 
@@ -18,6 +20,8 @@ export class ClickHouseProjection implements Projection {
   readonly name = CLICKHOUSE_PROJECTION;
   // table → partition → last offset present; '' is projection_offsets_v1.
   private watermarks: Map<string, Map<number, number>> | null = null;
+  // Deleted projects seen so far (they never come back): their rows are not inserted.
+  private deletedProjects = new Set<string>();
 
   constructor(private ch: ClickHouse, private topic: string, private logger: Logger) {}
 
@@ -31,9 +35,13 @@ export class ClickHouseProjection implements Projection {
     if (last <= (wm.get('')?.get(partition) ?? -1)) return; // the whole batch was applied before
     const seen = (table: Table | '', offset: number) => offset <= Math.max(wm.get(table)?.get(partition) ?? -1, wm.get('')?.get(partition) ?? -1);
 
-    const rows: Record<Table, object[]> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [] };
+    const rows: Record<Table, Array<{ project_id: string }>> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [] };
     const deletedRuns: string[] = [];
+    const deletedProjects: Array<{ project_id: string; deleted_at: string; _partition: number; _offset: number }> = [];
+    const deletedHere = new Set<string>();
     for (const { event: e, offset } of events) {
+      const gone = this.deletedProjects.has(e.projectId) || deletedHere.has(e.projectId);
+      if (gone && e.type !== 'project.deleted') continue; // a late event of a deleted project
       switch (e.type) {
         case 'test.reported':
           if (!seen(TEST_RESULTS_TABLE, offset)) rows[TEST_RESULTS_TABLE].push(testResultRow(e, partition, offset));
@@ -47,6 +55,12 @@ export class ClickHouseProjection implements Projection {
         case 'run.deleted':
           // A mutation is idempotent, so replaying one is harmless.
           if (!seen('', offset)) deletedRuns.push(e.data.id);
+          break;
+        case 'project.deleted':
+          deletedHere.add(e.projectId);
+          if (!seen('', offset)) {
+            deletedProjects.push({ project_id: e.projectId, deleted_at: chDateTime(Date.parse(e.data.deletedAt)), _partition: partition, _offset: offset });
+          }
           break;
         case 'suite.reported':
         case 'artifact.uploaded':
@@ -69,10 +83,34 @@ export class ClickHouseProjection implements Projection {
         await this.ch.command(`ALTER TABLE ${table} DELETE WHERE ${sql.inList('run_id', deletedRuns)}`);
       }
     }
+    // Tombstones first, then the deletion: a batch of another partition that
+    // inserts the project's rows meanwhile finds the tombstone afterwards (below).
+    await this.ch.insert(DELETED_PROJECTS_TABLE, deletedProjects);
+    const purge = deletedProjects.map((d) => d.project_id);
+    // Rows just inserted for a project deleted by another partition meanwhile
+    // (or earlier in a replay) are deleted again: a mutation only covers the
+    // rows that existed when it was made.
+    const inserted = new Set(CLICKHOUSE_FACT_TABLES.flatMap((t) => rows[t].map((r) => r.project_id)));
+    const late = inserted.size ? await this.deletedAmong([...inserted]) : [];
+    purge.push(...late.filter((p) => !purge.includes(p)));
+    if (purge.length) {
+      for (const table of CLICKHOUSE_FACT_TABLES) {
+        await this.ch.command(`ALTER TABLE ${table} DELETE WHERE ${sql.inList('project_id', purge)}`);
+      }
+    }
+    for (const p of deletedHere) this.deletedProjects.add(p);
     await this.ch.insert(OFFSETS_TABLE, [
       { projection: this.name, topic: this.topic, partition, offset: last, updated_at: chDateTime(Date.now()) },
     ]);
     setWatermark(wm, '', partition, last);
+  }
+
+  private async deletedAmong(projectIds: string[]): Promise<string[]> {
+    const rows = await this.ch.select<{ p: string }>(
+      `SELECT DISTINCT project_id AS p FROM ${DELETED_PROJECTS_TABLE} WHERE ${sql.inList('project_id', projectIds)}`,
+    );
+    for (const r of rows) this.deletedProjects.add(r.p);
+    return rows.map((r) => r.p);
   }
 
   private async loadWatermarks(): Promise<Map<string, Map<number, number>>> {

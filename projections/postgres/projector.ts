@@ -6,6 +6,7 @@ import type { Outcome } from './outcome.ts';
 import { runCreated, runDeleted, runUpdated } from './handlers/runs.ts';
 import { testReported } from './handlers/tests.ts';
 import { artifactUploaded, quarantineChanged, suiteReported } from './handlers/other.ts';
+import { guardDeletedProjects, projectDeleted } from './handlers/projects.ts';
 
 export const POSTGRES_PROJECTION = 'postgres';
 
@@ -18,6 +19,7 @@ function handle(tx: PoolClient, event: Event): Promise<Outcome> {
     case 'test.reported': return testReported(tx, event);
     case 'artifact.uploaded': return artifactUploaded(tx, event);
     case 'test.quarantine_changed': return quarantineChanged(tx, event);
+    case 'project.deleted': return projectDeleted(tx, event);
     default: {
       const unreachable: never = event;
       return Promise.resolve({ kind: 'dead_letter', reason: `unhandled event type ${(unreachable as Event).type}` });
@@ -48,12 +50,22 @@ export class PostgresProjection implements Projection {
       )).rows[0].offset;
 
       if (lastOffset <= stored) return; // the whole batch was applied before
+      const fresh = events.filter((pe) => pe.offset > stored);
+      const deleted = await guardDeletedProjects(
+        tx,
+        new Set(fresh.map((pe) => pe.event.projectId)),
+        new Set(fresh.filter((pe) => pe.event.type === 'project.deleted').map((pe) => pe.event.projectId)),
+      );
       const dead: DeadLetter[] = [];
-      for (const pe of events) {
-        if (pe.offset <= stored) continue;
-        const outcome = await this.applyOne(tx, pe.event);
+      for (const pe of fresh) {
+        const { event } = pe;
+        // A deleted project's late events (other partitions, replays) change nothing.
+        const outcome: Outcome = deleted.has(event.projectId) && event.type !== 'project.deleted'
+          ? { kind: 'drop', reason: 'its project was deleted' }
+          : await this.applyOne(tx, event);
+        if (event.type === 'project.deleted' && outcome.kind === 'ok') deleted.add(event.projectId);
         if (outcome.kind === 'dead_letter') dead.push({ ...pe, reason: outcome.reason, step: 'postgres.apply' });
-        if (outcome.kind === 'drop') this.logger.info({ partition, offset: pe.offset, type: pe.event.type, reason: outcome.reason }, 'event dropped');
+        if (outcome.kind === 'drop') this.logger.info({ partition, offset: pe.offset, type: event.type, reason: outcome.reason }, 'event dropped');
       }
       await publish(dead);
       await tx.query(

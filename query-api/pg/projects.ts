@@ -1,4 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 import type { TeamRole } from './teams.ts';
 
 export type ProjectRow = { id: string; team_id: string; name: string; created_at: Date; updated_at: Date };
@@ -14,6 +15,25 @@ export const projects = {
       [projectId, userId],
     );
     return r.rows[0]?.role;
+  },
+  async byId(db: Queryable, id: string): Promise<ProjectRow | undefined> {
+    return (await db.query('SELECT * FROM projects WHERE id = $1', [id])).rows[0];
+  },
+  // A team's projects; `only` narrows the list to one project (an API key sees its own).
+  list(db: Queryable, q: { teamId: string; only?: string; limit: number; offset: number }) {
+    const where = q.only ? 'team_id = $1 AND id = $2' : 'team_id = $1';
+    const args = q.only ? [q.teamId, q.only] : [q.teamId];
+    return page<ProjectRow>(db, { ...q, from: 'projects', where, args, orderBy: 'created_at, id' });
+  },
+  async idsOfTeam(db: Queryable, teamId: string): Promise<string[]> {
+    return (await db.query('SELECT id FROM projects WHERE team_id = $1 ORDER BY id FOR UPDATE', [teamId])).rows.map((r) => r.id);
+  },
+  async rename(db: Queryable, id: string, name: string): Promise<ProjectRow> {
+    return (await db.query('UPDATE projects SET name = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, name])).rows[0];
+  },
+  // Keys, settings and the ingest run registry cascade; read models go through the log.
+  async delete(db: Queryable, ids: string[]): Promise<void> {
+    await db.query('DELETE FROM projects WHERE id = ANY($1::text[])', [ids]);
   },
 };
 

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../lib/pg.ts';
+import type { TeamRole } from '../../schemas/accounts.ts';
 
-export type TeamRole = 'owner' | 'admin' | 'member' | 'viewer';
+export type { TeamRole };
 export type TeamRow = { id: string; name: string; created_at: Date; updated_at: Date };
 
 export const teams = {
@@ -15,6 +16,29 @@ export const teams = {
   },
   async roleOf(db: Queryable, teamId: string, userId: string): Promise<TeamRole | undefined> {
     return (await db.query('SELECT role FROM team_members WHERE team_id = $1 AND user_id = $2', [teamId, userId])).rows[0]?.role;
+  },
+  async byId(db: Queryable, id: string): Promise<TeamRow | undefined> {
+    return (await db.query('SELECT * FROM teams WHERE id = $1', [id])).rows[0];
+  },
+  // Locks the team row: membership changes of one team are serialised on it,
+  // which is what keeps "the last owner cannot leave" true under concurrency.
+  async lock(db: Queryable, id: string): Promise<TeamRow | undefined> {
+    return (await db.query('SELECT * FROM teams WHERE id = $1 FOR UPDATE', [id])).rows[0];
+  },
+  // The teams a user belongs to, with the user's role in each.
+  async ofUser(db: Queryable, userId: string): Promise<Array<TeamRow & { role: TeamRole }>> {
+    const r = await db.query(
+      `SELECT t.*, m.role FROM teams t JOIN team_members m ON m.team_id = t.id AND m.user_id = $1 ORDER BY t.created_at, t.id`,
+      [userId],
+    );
+    return r.rows;
+  },
+  async rename(db: Queryable, id: string, name: string): Promise<TeamRow> {
+    return (await db.query('UPDATE teams SET name = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, name])).rows[0];
+  },
+  // Members, invitations and projects (with their keys and settings) cascade.
+  async delete(db: Queryable, id: string): Promise<void> {
+    await db.query('DELETE FROM teams WHERE id = $1', [id]);
   },
 };
 

@@ -1,6 +1,10 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 
-export type UserRow = { id: string; email: string; name: string | null; role: 'admin' | 'user'; password_hash: string; created_at: Date };
+export type UserRow = {
+  id: string; email: string; name: string | null; role: 'admin' | 'user'; password_hash: string;
+  session_version: number; created_at: Date; updated_at: Date;
+};
 
 export const users = {
   async count(db: Queryable): Promise<number> {
@@ -18,6 +22,26 @@ export const users = {
       `INSERT INTO users (id, email, password_hash, role)
        SELECT $1, $2, $3, 'admin' WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING *`,
       [u.id, u.email, u.passwordHash],
+    );
+    return r.rows[0];
+  },
+  // undefined when the email is taken (case-insensitively).
+  async insert(db: Queryable, u: { id: string; email: string; name: string | null; passwordHash: string; role: 'admin' | 'user' }): Promise<UserRow | undefined> {
+    const r = await db.query(
+      `INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (lower(email)) DO NOTHING RETURNING *`,
+      [u.id, u.email, u.name, u.passwordHash, u.role],
+    );
+    return r.rows[0];
+  },
+  list(db: Queryable, q: { limit: number; offset: number }) {
+    return page<UserRow>(db, { ...q, from: 'users', where: 'true', args: [], orderBy: 'created_at, id' });
+  },
+  // A new password ends every session issued before it.
+  async setPassword(db: Queryable, id: string, passwordHash: string): Promise<UserRow> {
+    const r = await db.query(
+      `UPDATE users SET password_hash = $2, session_version = session_version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+      [id, passwordHash],
     );
     return r.rows[0];
   },

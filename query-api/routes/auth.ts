@@ -1,39 +1,66 @@
 import Router from '@koa/router';
 import { AppError } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
+import { withTransaction } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
 import { signUserToken } from '../../lib/http/auth.ts';
 import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { LoginBody, SetupBody } from '../../schemas/api.ts';
-import { users, userView } from '../pg/users.ts';
+import { InvitationSignupBody } from '../../schemas/accounts.ts';
+import { memberView } from '../pg/team-members.ts';
+import { invitations } from '../pg/invitations.ts';
+import { users, userView, type UserRow } from '../pg/users.ts';
+import { acceptInvitation } from '../services/invitations.ts';
+import { requestIdOf } from './support.ts';
 
-// First-run bootstrap and login (Tripwire reference, shared/seeds/003). These
-// routes are open: no credential exists before the first admin does.
-export function authRouter({ pool, config }: AppDeps): Router {
+// First-run bootstrap, login, and joining by invitation (Tripwire reference,
+// shared/seeds/003). These routes are open: no credential exists before the
+// first admin does. All of them are rate-limited per client IP (Fusillade:
+// auth endpoints 10 per 60 s).
+export function authRouter({ pool, config, limits }: AppDeps): Router {
   const router = new Router();
-  const token = (userId: string) => signUserToken(userId, config.jwtSecret, config.jwtTtlSeconds);
+  const session = (user: UserRow) => ({
+    token: signUserToken(user.id, config.jwtSecret, config.jwtTtlSeconds, user.session_version),
+    user: userView(user),
+  });
 
   router.get('/api/auth/setup', async (ctx) => {
     ctx.body = { needsSetup: (await users.count(pool)) === 0 };
   });
 
-  router.post('/api/auth/setup', async (ctx) => {
+  router.post('/api/auth/setup', limits.auth, async (ctx) => {
     const body = parse(SetupBody, ctx.request.body);
     const user = await users.insertFirst(pool, { id: newId('user'), email: body.email, passwordHash: await hashPassword(body.password) });
     if (!user) throw new AppError('setup_complete', 'setup is already complete; log in instead');
     ctx.status = 201;
-    ctx.body = { token: token(user.id), user: userView(user) };
+    ctx.body = session(user);
   });
 
-  router.post('/api/auth/login', async (ctx) => {
+  router.post('/api/auth/login', limits.auth, async (ctx) => {
     const body = parse(LoginBody, ctx.request.body);
     const user = await users.byEmail(pool, body.email);
     // Same answer for an unknown email and a wrong password.
     if (!user || !(await verifyPassword(body.password, user.password_hash))) {
       throw new AppError('invalid_auth', 'invalid email or password');
     }
-    ctx.body = { token: token(user.id), user: userView(user) };
+    ctx.body = session(user);
+  });
+
+  // Someone without an account joins by invitation: the account is created for
+  // the invited address. With an account, sign in and POST /api/team-members/accept.
+  router.post('/api/auth/accept-invitation', limits.auth, async (ctx) => {
+    const body = parse(InvitationSignupBody, ctx.request.body);
+    const passwordHash = await hashPassword(body.password);
+    const { user, member } = await withTransaction(pool, async (tx) => {
+      const inv = await invitations.byTokenForUpdate(tx, body.token);
+      if (!inv || inv.status !== 'pending') throw new AppError('not_found', 'invitation not found, or already used or revoked');
+      const u = await users.insert(tx, { id: newId('user'), email: inv.email, name: body.name ?? null, passwordHash, role: 'user' });
+      if (!u) throw new AppError('conflict', 'an account with this email exists; sign in and accept with POST /api/team-members/accept', { reason: 'account_exists' });
+      return { user: u, member: await acceptInvitation(tx, body.token, u, requestIdOf(ctx)) };
+    });
+    ctx.status = 201;
+    ctx.body = { ...session(user), member: memberView(member) };
   });
 
   return router;

@@ -23,7 +23,7 @@ export function runsRouter({ pool }: AppDeps): Router {
     const runId = parse(id('run'), ctx.params.id);
     const run = await runsRepo.byId(pool, runId);
     if (!run) throw notFound('run', runId);
-    await authorize(pool, principalOf(ctx), run.project_id, 'read');
+    await authorize(pool, principalOf(ctx), run.project_id, 'read', { kind: 'run', id: runId });
     ctx.body = runView(run);
   });
 

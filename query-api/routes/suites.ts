@@ -14,7 +14,7 @@ export function suitesRouter({ pool }: AppDeps): Router {
     const q = parse(SuitesQuery, ctx.query);
     const run = await runsRepo.byId(pool, q.runId);
     if (!run || (q.projectId && run.project_id !== q.projectId)) throw notFound('run', q.runId);
-    await authorize(pool, principalOf(ctx), run.project_id, 'read');
+    await authorize(pool, principalOf(ctx), run.project_id, 'read', { kind: 'run', id: q.runId });
     ctx.body = { data: suiteTree(await suitesRepo.ofRun(pool, q.runId)) };
   });
 

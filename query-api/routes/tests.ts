@@ -20,7 +20,7 @@ export function testsRouter({ pool, ch }: AppDeps): Router {
     const given = parse(z.union([id('test'), id('testCase')]), ctx.params.id);
     const test = isId('test', given) ? await testsRepo.byId(pool, given) : await testsRepo.latestOfCase(pool, given);
     if (!test) throw notFound('test', given);
-    await authorize(pool, principalOf(ctx), test.project_id, 'read');
+    await authorize(pool, principalOf(ctx), test.project_id, 'read', { kind: 'test', id: given });
     return test;
   }
 

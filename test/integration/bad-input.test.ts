@@ -540,7 +540,8 @@ const ACCOUNT_CASES: Record<string, Bad[]> = {
     post('with an empty name', 400, 'validation_error', '/api/api-keys', () => ({ projectId: F.a.projectId, name: '' }), 'aUser', 'name'),
     post('for an unknown project', 404, 'not_found', '/api/api-keys', () => ({ projectId: newId('project'), name: 'k' })),
     post('with an API key', 403, 'insufficient_scope', '/api/api-keys', () => ({ projectId: F.a.projectId, name: 'k' }), 'a'),
-    post('with another project\'s API key', 403, 'insufficient_scope', '/api/api-keys', () => ({ projectId: F.a.projectId, name: 'k' }), 'b'),
+    // another project's resources are 404, whoever asks (docs/access.md)
+    post('with another project\'s API key', 404, 'not_found', '/api/api-keys', () => ({ projectId: F.a.projectId, name: 'k' }), 'b'),
     post('without a credential', 401, 'invalid_auth', '/api/api-keys', () => ({ projectId: F.a.projectId, name: 'k' }), 'none'),
   ],
   'unknown routes and methods': [

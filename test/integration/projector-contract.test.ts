@@ -10,8 +10,10 @@ import { waitForMutations } from '../../projections/reset.ts';
 import type { DeadLetter, PositionedEvent } from '../../projections/kafka/consumer.ts';
 import { EVENT_TYPES, type EventType } from '../../schemas/events.ts';
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
+import { POSTGRES_READ_MODELS } from '../../projections/postgres/read-models.ts';
 
-const ORDER: EventType[] = ['run.created', 'suite.reported', 'test.reported', 'artifact.uploaded', 'run.updated', 'test.quarantine_changed', 'run.deleted'];
+const ORDER: EventType[] = ['run.created', 'suite.reported', 'test.reported', 'artifact.uploaded', 'run.updated', 'test.quarantine_changed', 'run.deleted', 'project.deleted'];
+const BEFORE_DELETIONS = ORDER.slice(0, -2);
 const logger = createLogger('contract', 'silent');
 const positioned = (type: EventType, offset: number): PositionedEvent => {
   const event = EXAMPLE_EVENTS[type];
@@ -38,7 +40,7 @@ describe('example events through each projector', () => {
     const publish = async (l: DeadLetter[]) => void dead.push(...l);
     const apply = (type: EventType, offset: number) =>
       projection.apply({ topic: stack.config.topic, partition: 0, events: [positioned(type, offset)], lastOffset: offset }, publish);
-    for (const [i, type] of ORDER.slice(0, -1).entries()) await apply(type, i);
+    for (const [i, type] of BEFORE_DELETIONS.entries()) await apply(type, i);
     const count = async (table: string) => (await stack.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
     const run = (await stack.pool.query('SELECT status, flaky_tests, total_tests FROM runs')).rows;
     expect(run).toEqual([{ status: 'passed', flaky_tests: 1, total_tests: 1 }]);
@@ -46,8 +48,17 @@ describe('example events through each projector', () => {
     // the same batch again (a redelivery): skipped by position
     await apply('test.reported', 2);
     expect((await stack.pool.query('SELECT total_tests FROM runs')).rows[0].total_tests).toBe(1);
-    await apply('run.deleted', ORDER.length - 1);
+    await apply('run.deleted', ORDER.length - 2);
     for (const table of ['runs', 'suites', 'tests', 'test_steps', 'artifacts']) expect(await count(table), table).toBe(0);
+    // project.deleted empties every read model of the project, whatever a new one is.
+    await apply('project.deleted', ORDER.length - 1);
+    for (const table of POSTGRES_READ_MODELS.filter((t) => t !== 'project_tombstones')) expect(await count(table), table).toBe(0);
+    expect(await count('project_tombstones')).toBe(1);
+    // and its late events (another partition, a replay) leave nothing behind
+    for (const [i, type] of BEFORE_DELETIONS.entries()) {
+      await projection.apply({ topic: stack.config.topic, partition: 1, events: [{ ...positioned(type, i), partition: 1 }], lastOffset: i }, publish);
+    }
+    for (const table of POSTGRES_READ_MODELS.filter((t) => t !== 'project_tombstones')) expect(await count(table), table).toBe(0);
     expect(dead).toEqual([]);
   });
 
@@ -55,7 +66,7 @@ describe('example events through each projector', () => {
     const projection = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
     const apply = (type: EventType, offset: number) =>
       projection.apply({ topic: stack.config.topic, partition: 0, events: [positioned(type, offset)], lastOffset: offset });
-    for (const [i, type] of ORDER.slice(0, -1).entries()) await apply(type, i);
+    for (const [i, type] of BEFORE_DELETIONS.entries()) await apply(type, i);
     const count = async (table: string) => Number((await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}`))[0]!.n);
     expect(await count('test_results_v1')).toBe(1);
     expect(await count('runs_v1')).toBe(2);
@@ -67,6 +78,26 @@ describe('example events through each projector', () => {
     await waitForMutations(stack.ch);
     expect(await count('test_results_v1')).toBe(0);
     expect(await count('runs_v1')).toBe(0);
+  });
+
+  it('clickhouse deletes a project, and the rows of its events applied later', async () => {
+    const projection = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
+    const onPartition = (p: number, type: EventType, offset: number) =>
+      projection.apply({ topic: stack.config.topic, partition: p, events: [{ ...positioned(type, offset), partition: p }], lastOffset: offset });
+    const count = async (table: string) => Number((await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}`))[0]!.n);
+    await onPartition(2, 'run.created', 0);
+    await onPartition(2, 'test.reported', 1);
+    expect(await count('test_results_v1')).toBe(1);
+    await onPartition(3, 'project.deleted', 0);
+    await waitForMutations(stack.ch);
+    expect([await count('test_results_v1'), await count('runs_v1')]).toEqual([0, 0]);
+    // a late event of the project, on another partition, by a projector that
+    // has not seen the deletion itself (as after a restart)
+    const other = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
+    await other.apply({ topic: stack.config.topic, partition: 4, events: [{ ...positioned('test.reported', 0), partition: 4 }], lastOffset: 0 });
+    await waitForMutations(stack.ch);
+    expect(await count('test_results_v1')).toBe(0);
+    expect(await count('deleted_projects_v1')).toBe(1);
   });
 });
 

@@ -13,7 +13,7 @@ import { resetClickHouseFacts, resetPostgresReadModels, rewindConsumerGroup, wai
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
 
 const PRIMARY_KEYS: Record<(typeof POSTGRES_READ_MODELS)[number], string> = {
-  runs: 'id', suites: 'id', test_cases: 'id', tests: 'id', test_steps: 'test_id, idx', artifacts: 'id', quarantines: 'test_case_id',
+  runs: 'id', suites: 'id', test_cases: 'id', tests: 'id', test_steps: 'test_id, idx', artifacts: 'id', quarantines: 'test_case_id', project_tombstones: 'project_id',
 };
 
 async function snapshot(stack: TestStack) {
@@ -47,6 +47,12 @@ describe('dropping the read models and replaying the log', () => {
       }
       await api.patch(`/api/runs/${run.id}`, { status: 'failed', totalTests: 7, duration: 1234 });
     }
+    // A project with data, deleted: its tombstone is a read model too.
+    const gone = await createTenant(stack.url, 'gone');
+    const goneApi = client(stack.url, { key: gone.apiKey });
+    const goneRun = (await goneApi.post('/api/runs', runBody(gone.projectId))).body;
+    expect((await goneApi.post('/api/tests', testBody(gone.projectId, goneRun.id, 0))).status).toBe(201);
+    expect((await client(stack.url, { token: gone.token }).del(`/api/projects/${gone.projectId}`)).status).toBe(200);
     // Straight onto the log: more runs, a deleted run, and every example event.
     const log = new EventLog(stack.kafka, stack.config.topic, 10_000);
     const more = [runEvents(tenant.projectId, { tests: 300, branch: 'main' }), runEvents(tenant.projectId, { tests: 50 })];
@@ -54,8 +60,9 @@ describe('dropping the read models and replaying the log', () => {
     const doomed = more[1]!;
     const at = new Date().toISOString();
     await log.append([makeEvent('run.deleted', { projectId: tenant.projectId, runId: doomed.runId, actor: { type: 'system', id: 't' }, correlationId: null, now: at, data: { id: doomed.runId, deletedAt: at } })]);
-    // (the example deletion would remove the example run's artifact; deletion is covered above)
-    await log.append(Object.values(EXAMPLE_EVENTS).filter((e) => e.type !== 'run.deleted'));
+    // (the example deletions would remove the example run's artifact; run deletion is covered
+    // above, project deletion and its replay in access-projects.test.ts)
+    await log.append(Object.values(EXAMPLE_EVENTS).filter((e) => e.type !== 'run.deleted' && e.type !== 'project.deleted'));
     await log.close();
     await stack.waitForProjections();
     await waitForMutations(stack.ch);

@@ -7,7 +7,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { createPool, type Pool } from '../../lib/pg.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka, topicEnds } from '../../lib/kafka.ts';
-import { createApp } from '../../lib/http/app.ts';
+import { createApp, type RunledgerApp } from '../../lib/http/app.ts';
 import { EventLog } from '../../ingest/event-log.ts';
 import { setupStores } from '../../ops/setup.ts';
 import { startProjection, type ProjectionName } from '../../projections/registry.ts';
@@ -18,6 +18,7 @@ export type TestStack = {
   config: Config;
   env: Record<string, string>;
   url: string;
+  app: RunledgerApp;
   pool: Pool;
   ch: ClickHouse;
   kafka: Kafka;
@@ -47,6 +48,9 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
     RUNLEDGER_LOG_LEVEL: process.env.RUNLEDGER_LOG_LEVEL ?? 'silent',
     // Projector processes killed by tests give their partitions back sooner.
     RUNLEDGER_CONSUMER_SESSION_TIMEOUT_MS: '6000',
+    // Every request of a test comes from 127.0.0.1: the login limit (10 per
+    // minute per IP) would throttle the suite. Its own test sets it back.
+    RUNLEDGER_AUTH_RATE_LIMIT: '1000000',
   };
   const config = loadConfig(env, opts.overrides);
   await setupStores(config);
@@ -64,7 +68,7 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
   const running = new Map<ProjectionName, RunningConsumer>();
 
   const stack: TestStack = {
-    config, env, url, pool, ch, kafka,
+    config, env, url, app, pool, ch, kafka,
     async startProjection(name) {
       if (!running.has(name)) running.set(name, await startProjection(name, config, logger));
     },
@@ -102,6 +106,7 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
       for (const name of [...running.keys()]) await stack.stopProjection(name);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
+      await app.close();
       await eventLog.close();
       await pool.end();
       await ch.command(`DROP DATABASE IF EXISTS ${config.clickhouseDb}`).catch(() => undefined);

@@ -1,0 +1,69 @@
+import Router from '@koa/router';
+import { AppError } from '../../lib/errors.ts';
+import { newId } from '../../lib/ids.ts';
+import { withTransaction } from '../../lib/pg.ts';
+import { parse } from '../../lib/http/errors.ts';
+import { requireInstanceAdmin, requireUser, signUserToken } from '../../lib/http/auth.ts';
+import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
+import type { AppDeps } from '../../lib/http/app.ts';
+import { actorOf } from '../../ingest/events.ts';
+import { PasswordChangeBody, UserCreateBody, UsersQuery } from '../../schemas/accounts.ts';
+import { users, userView } from '../pg/users.ts';
+import { teams } from '../pg/teams.ts';
+import { audit } from '../pg/audit.ts';
+import { listBody, requestIdOf } from './support.ts';
+
+// People: who am I, the instance's users (its administrators create them), and
+// changing one's password, which ends every other session.
+export function usersRouter({ pool, config, limits }: AppDeps): Router {
+  const router = new Router();
+
+  router.get('/api/auth/me', async (ctx) => {
+    const principal = requireUser(ctx);
+    const user = await users.byId(pool, principal.userId);
+    if (!user) throw new AppError('invalid_auth', 'invalid or expired token');
+    const memberships = await teams.ofUser(pool, user.id);
+    ctx.body = { ...userView(user), teams: memberships.map((t) => ({ id: t.id, name: t.name, role: t.role })) };
+  });
+
+  router.get('/api/auth/users', async (ctx) => {
+    const q = parse(UsersQuery, ctx.query);
+    requireInstanceAdmin(ctx);
+    ctx.body = listBody(await users.list(pool, q), userView, q);
+  });
+
+  router.post('/api/auth/users', async (ctx) => {
+    const body = parse(UserCreateBody, ctx.request.body);
+    const admin = requireInstanceAdmin(ctx);
+    const passwordHash = await hashPassword(body.password);
+    const user = await withTransaction(pool, async (tx) => {
+      const u = await users.insert(tx, { id: newId('user'), email: body.email, name: body.name ?? null, passwordHash, role: body.role });
+      if (!u) throw new AppError('conflict', 'a user with this email exists already', { field: 'email' });
+      await audit.record(tx, { teamId: null, actor: actorOf(admin), action: 'user.created', target: { type: 'user', id: u.id }, after: userView(u), requestId: requestIdOf(ctx) });
+      return u;
+    });
+    ctx.status = 201;
+    ctx.body = userView(user);
+  });
+
+  // Rate-limited like login: a wrong current password is a guess.
+  router.post('/api/auth/change-password', limits.auth, async (ctx) => {
+    const body = parse(PasswordChangeBody, ctx.request.body);
+    const principal = requireUser(ctx);
+    const user = await users.byId(pool, principal.userId);
+    if (!user) throw new AppError('invalid_auth', 'invalid or expired token');
+    if (!(await verifyPassword(body.currentPassword, user.password_hash))) {
+      throw new AppError('validation_error', "'currentPassword' is not your current password", { field: 'currentPassword', issues: [{ path: 'currentPassword', message: 'is not your current password' }] });
+    }
+    const passwordHash = await hashPassword(body.newPassword);
+    const updated = await withTransaction(pool, async (tx) => {
+      const u = await users.setPassword(tx, user.id, passwordHash);
+      await audit.record(tx, { teamId: null, actor: actorOf(principal), action: 'user.password_changed', target: { type: 'user', id: u.id }, requestId: requestIdOf(ctx) });
+      return u;
+    });
+    // Every earlier token of this user stops working; here is a new one.
+    ctx.body = { token: signUserToken(updated.id, config.jwtSecret, config.jwtTtlSeconds, updated.session_version), user: userView(updated) };
+  });
+
+  return router;
+}

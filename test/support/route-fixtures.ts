@@ -1,0 +1,142 @@
+import { runBody, testBody } from './fixtures.ts';
+
+// How to call each route of the API for the isolation matrix
+// (test/integration/isolation-matrix.test.ts): which project or team a call is
+// about, the permission it needs, and its path parameters, query and body.
+// The matrix walks the routes mounted on the app and fails for a route that has
+// no entry here: a new route cannot be forgotten. Add yours; see docs/access.md.
+
+// The permissions of docs/access.md, restated here as the test's own spec.
+export type Requirement = 'read' | 'ingest' | 'manage' | 'manage_keys' | 'own';
+
+export type ProjectRefs = {
+  projectId: string; teamId: string; runId: string; testId: string; testCaseId: string; suiteId: string;
+  keyId: string; marker: string;
+};
+export type TeamRefs = { teamId: string; teamName: string; memberId: string; invitationId: string; invitationToken: string; projectId: string; ownerToken: string };
+
+// Makers of throwaway resources, so that calls that are allowed to destroy
+// something destroy a copy and leave the fixtures for the other calls.
+export type Fresh = {
+  project(teamId: string): Promise<string>;
+  key(projectId: string): Promise<string>;
+  member(teamId: string): Promise<string>;
+  invitation(teamId: string): Promise<string>;
+  team(ownerToken: string): Promise<string>;
+};
+export type World = { fresh: Fresh; unique(): string };
+
+export type Call = { params?: Record<string, string>; query?: string; body?: unknown };
+export type Cred = { kind: 'key'; projectId: string; teamId: string; scope: 'full' | 'ingest' | 'read' }
+  | { kind: 'user'; roles: Record<string, 'owner' | 'admin' | 'member' | 'viewer'>; instanceAdmin: boolean };
+export type Outcome = 'allow' | { status: number; code: string };
+
+export type RouteFixture =
+  | { target: 'open'; call(): Call; expect: { status: number; code?: string } }
+  | {
+    target: 'project'; requires: Requirement;
+    call(t: ProjectRefs, w: World): Call;
+    // for allowed calls that destroy their target: refs of a throwaway one
+    fresh?(t: ProjectRefs, w: World): Promise<Partial<ProjectRefs>>;
+  }
+  | {
+    target: 'team'; requires: Requirement;
+    // an API key of one of the team's projects is allowed (a list scoped to its project)
+    keysMayList?: boolean;
+    call(t: TeamRefs, w: World): Call;
+    fresh?(t: TeamRefs, w: World): Promise<Partial<TeamRefs>>;
+    expect?(c: Cred, t: TeamRefs): Outcome | undefined;
+  }
+  | { target: 'self'; requires: 'any' | 'user' | 'instance_admin'; call(w: World): Call; expect?(c: Cred): Outcome | undefined };
+
+const id = (value: string) => ({ params: { id: value } });
+const email = (w: World, what: string) => `${what}.${w.unique()}@example.com`;
+
+export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
+  // ---- open: no credential involved (checked once, without one)
+  'GET /health': { target: 'open', call: () => ({}), expect: { status: 200 } },
+  'GET /health/ready': { target: 'open', call: () => ({}), expect: { status: 200 } },
+  'GET /api/auth/setup': { target: 'open', call: () => ({}), expect: { status: 200 } },
+  'POST /api/auth/setup': { target: 'open', call: () => ({ body: { email: 'late@example.com', password: 'another long passphrase' } }), expect: { status: 409, code: 'setup_complete' } },
+  'POST /api/auth/login': { target: 'open', call: () => ({ body: { email: 'nobody@example.com', password: 'not the password' } }), expect: { status: 401, code: 'invalid_auth' } },
+  'POST /api/auth/accept-invitation': {
+    target: 'open', call: () => ({ body: { token: `rlinv_${'x'.repeat(40)}`, password: 'a brand new passphrase' } }), expect: { status: 404, code: 'not_found' },
+  },
+
+  // ---- ingest
+  'POST /api/runs': { target: 'project', requires: 'ingest', call: (t) => ({ body: runBody(t.projectId, { runTitle: t.marker }) }) },
+  'PATCH /api/runs/:id': { target: 'project', requires: 'ingest', call: (t) => ({ ...id(t.runId), body: { totalTests: 1 } }) },
+  'POST /api/tests': { target: 'project', requires: 'ingest', call: (t) => ({ body: testBody(t.projectId, t.runId, 1, { title: t.marker }) }) },
+  'POST /api/test-suites': { target: 'project', requires: 'ingest', call: (t) => ({ body: { runId: t.runId, projectId: t.projectId, title: t.marker, filePath: 'a.spec.ts' } }) },
+
+  // ---- reads of test data
+  'GET /api/runs': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'GET /api/runs/:id': { target: 'project', requires: 'read', call: (t) => id(t.runId) },
+  'GET /api/tests': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}&runId=${t.runId}` }) },
+  'GET /api/tests/:id': { target: 'project', requires: 'read', call: (t) => id(t.testId) },
+  'GET /api/tests/:id/steps': { target: 'project', requires: 'read', call: (t) => id(t.testId) },
+  'GET /api/tests/:id/history': { target: 'project', requires: 'read', call: (t) => id(t.testCaseId) },
+  'GET /api/test-suites': { target: 'project', requires: 'read', call: (t) => ({ query: `runId=${t.runId}` }) },
+
+  // ---- projects and settings
+  'GET /api/projects': { target: 'team', requires: 'read', keysMayList: true, call: (t) => ({ query: `teamId=${t.teamId}` }) },
+  'POST /api/projects': { target: 'team', requires: 'manage', call: (t, w) => ({ body: { teamId: t.teamId, name: `created ${w.unique()}` } }) },
+  'GET /api/projects/:id': { target: 'project', requires: 'read', call: (t) => id(t.projectId) },
+  'PATCH /api/projects/:id': { target: 'project', requires: 'manage', call: (t) => ({ ...id(t.projectId), body: { name: `${t.marker} project` } }) },
+  'DELETE /api/projects/:id': {
+    target: 'project', requires: 'own', call: (t) => id(t.projectId),
+    fresh: async (t, w) => ({ projectId: await w.fresh.project(t.teamId) }),
+  },
+  'GET /api/projects/:id/settings': { target: 'project', requires: 'read', call: (t) => id(t.projectId) },
+  'PATCH /api/projects/:id/settings': { target: 'project', requires: 'manage', call: (t) => ({ ...id(t.projectId), body: { flakinessThreshold: 0.3 } }) },
+
+  // ---- API keys
+  'GET /api/api-keys': { target: 'project', requires: 'manage_keys', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'POST /api/api-keys': { target: 'project', requires: 'manage_keys', call: (t) => ({ body: { projectId: t.projectId, name: `${t.marker} key`, scope: 'read' } }) },
+  'PATCH /api/api-keys/:id': { target: 'project', requires: 'manage_keys', call: (t) => ({ ...id(t.keyId), body: { isActive: true } }) },
+  'DELETE /api/api-keys/:id': {
+    target: 'project', requires: 'manage_keys', call: (t) => id(t.keyId),
+    fresh: async (t, w) => ({ keyId: await w.fresh.key(t.projectId) }),
+  },
+
+  // ---- teams
+  'GET /api/teams': { target: 'self', requires: 'any', call: () => ({}) },
+  'POST /api/teams': { target: 'self', requires: 'user', call: (w) => ({ body: { name: `team ${w.unique()}` } }) },
+  'GET /api/teams/:id': { target: 'team', requires: 'read', call: (t) => id(t.teamId) },
+  'PATCH /api/teams/:id': { target: 'team', requires: 'manage', call: (t) => ({ ...id(t.teamId), body: { name: t.teamName } }) },
+  'DELETE /api/teams/:id': {
+    target: 'team', requires: 'own', call: (t) => id(t.teamId),
+    fresh: async (t, w) => ({ teamId: await w.fresh.team(t.ownerToken) }),
+  },
+
+  // ---- members and invitations
+  'GET /api/team-members': { target: 'team', requires: 'read', call: (t) => ({ query: `teamId=${t.teamId}` }) },
+  'POST /api/team-members': { target: 'team', requires: 'manage', call: (t, w) => ({ body: { teamId: t.teamId, email: email(w, 'invitee'), role: 'viewer' } }) },
+  'PATCH /api/team-members/:id': { target: 'team', requires: 'manage', call: (t) => ({ ...id(t.memberId), body: { role: 'viewer' } }) },
+  'DELETE /api/team-members/:id': {
+    target: 'team', requires: 'manage', call: (t) => id(t.memberId),
+    fresh: async (t, w) => ({ memberId: await w.fresh.member(t.teamId) }),
+  },
+  // The token is the credential: anyone but the invited person is refused.
+  'POST /api/team-members/accept': {
+    target: 'team', requires: 'read', call: (t) => ({ body: { token: t.invitationToken } }),
+    expect: (c) => (c.kind === 'key' ? { status: 403, code: 'insufficient_scope' } : { status: 403, code: 'forbidden' }),
+  },
+  'GET /api/team-invitations': { target: 'team', requires: 'manage', call: (t) => ({ query: `teamId=${t.teamId}` }) },
+  'DELETE /api/team-invitations/:id': {
+    target: 'team', requires: 'manage', call: (t) => id(t.invitationId),
+    fresh: async (t, w) => ({ invitationId: await w.fresh.invitation(t.teamId) }),
+  },
+  'GET /api/audit': { target: 'team', requires: 'manage', call: (t) => ({ query: `teamId=${t.teamId}` }) },
+
+  // ---- people
+  'GET /api/auth/me': { target: 'self', requires: 'user', call: () => ({}) },
+  'GET /api/auth/users': { target: 'self', requires: 'instance_admin', call: () => ({}) },
+  'POST /api/auth/users': { target: 'self', requires: 'instance_admin', call: (w) => ({ body: { email: email(w, 'made'), password: 'a long and private passphrase' } }) },
+  // Changing one's password for real would end the session the matrix uses:
+  // a wrong current password shows the route is reachable, and by whom.
+  'POST /api/auth/change-password': {
+    target: 'self', requires: 'user', call: () => ({ body: { currentPassword: 'not the current one', newPassword: 'a new and private passphrase' } }),
+    expect: (c) => (c.kind === 'user' ? { status: 400, code: 'validation_error' } : undefined),
+  },
+};
