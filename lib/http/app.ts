@@ -10,7 +10,14 @@ import type { EventLog } from '../../ingest/event-log.ts';
 import { errorMiddleware } from './errors.ts';
 import { jsonBody } from './body.ts';
 import { authenticate } from './auth.ts';
+import { apiRateLimits } from './rate-limit-groups.ts';
+import { IdempotencyStore, idempotency } from './idempotency.ts';
+import { ProjectionWatcher, readYourWrites } from './read-your-writes.ts';
+import { LocalBlobStore, type BlobStore } from '../../ingest/blob-store.ts';
 import { ingestRouter } from '../../ingest/routes.ts';
+import { BATCH_PATH, batchRouter } from '../../ingest/batch.ts';
+import { UPLOAD_PATH, uploadRouter } from '../../ingest/uploads.ts';
+import { artifactFilesRouter, artifactsRouter } from '../../query-api/routes/artifacts.ts';
 import { healthRouter } from '../../query-api/routes/health.ts';
 import { authRouter } from '../../query-api/routes/auth.ts';
 import { accountsRouter } from '../../query-api/routes/accounts.ts';
@@ -18,10 +25,19 @@ import { runsRouter } from '../../query-api/routes/runs.ts';
 import { testsRouter } from '../../query-api/routes/tests.ts';
 import { suitesRouter } from '../../query-api/routes/suites.ts';
 
-export type AppDeps = { config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger };
+export type AppDeps = { config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger; blobs?: BlobStore };
+// What the routes share, built once per app from its deps.
+export type Services = AppDeps & { blobs: BlobStore; watcher: ProjectionWatcher; idempotency: IdempotencyStore };
 
 // One Koa app serves the ingest routes and the query routes on one port.
-export function createApp(deps: AppDeps): Koa {
+export function createApp(appDeps: AppDeps): Koa {
+  const { config, pool, logger } = appDeps;
+  const deps: Services = {
+    ...appDeps,
+    blobs: appDeps.blobs ?? new LocalBlobStore(config.blobDir),
+    watcher: new ProjectionWatcher(pool, appDeps.ch, config.topic, logger),
+    idempotency: new IdempotencyStore(pool, config.idempotencyTtlSeconds),
+  };
   const app = new Koa();
   app.proxy = false;
 
@@ -31,18 +47,29 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('X-Request-Id', ctx.state.requestId);
     await next();
   });
-  app.use(errorMiddleware(deps.logger));
-  const body = jsonBody(deps.config.bodyLimitBytes);
+  app.use(errorMiddleware(logger));
+  const body = jsonBody(config.bodyLimitBytes, {
+    [BATCH_PATH]: { limitBytes: config.batchBodyLimitBytes, ndjson: true },
+    [UPLOAD_PATH]: { limitBytes: 0, stream: true },
+  });
 
-  // Open routes: health, and the bootstrap/login that precede any credential.
+  // Open routes: health, the bootstrap/login that precede any credential, and
+  // artifact files behind signed URLs.
   const open = new Router();
   open.use(body);
-  for (const r of [healthRouter(deps), authRouter(deps)]) open.use(r.routes());
+  for (const r of [healthRouter(deps), authRouter(deps), artifactFilesRouter(deps)]) open.use(r.routes());
 
-  // Everything else: the credential is checked before a body is read.
+  // Everything else: the credential is checked before a body is read; then the
+  // caller's rate limit, read-your-writes for GETs, the body, Idempotency-Key for POSTs.
   const api = new Router();
-  api.use(authenticate(deps.pool, deps.config.jwtSecret), body);
-  for (const r of [ingestRouter(deps), accountsRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps)]) {
+  api.use(
+    authenticate(pool, config.jwtSecret),
+    apiRateLimits(config.rateLimits),
+    readYourWrites(deps.watcher, config.readYourWritesTimeoutMs),
+    body,
+    idempotency(deps.idempotency, logger, { streamed: [UPLOAD_PATH], redact: { '/api/api-keys': ['key'] } }),
+  );
+  for (const r of [ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps), accountsRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps)]) {
     api.use(r.routes());
   }
   app.use(open.routes()).use(open.allowedMethods());
