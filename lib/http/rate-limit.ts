@@ -31,8 +31,8 @@ export function rateLimit({ group, max, windowMs, key }: RateLimitOptions) {
       });
     } catch (err) {
       if (passed || (err as { status?: number }).status !== 429) throw err;
+      const retryAfter = Math.max(1, Math.ceil(Number(ctx.response.get('X-RateLimit-Reset')) - Date.now() / 1000));
       wholeSeconds(ctx);
-      const retryAfter = Math.max(1, Number(ctx.response.get('X-RateLimit-Reset')) - Math.floor(Date.now() / 1000));
       throw new AppError('rate_limited', `rate limit of ${max} requests per ${windowMs / 1000} s exceeded (${group})`,
         { group, limit: max, windowSeconds: windowMs / 1000, retryAfterSeconds: retryAfter },
         {
