@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -25,8 +25,11 @@ export const isBlobKey = (key: string) => key.length <= 500 && KEY.test(key) && 
 export class LocalBlobStore implements BlobStore {
   readonly root: string;
 
+  private tmpDir: string;
+
   constructor(root: string) {
     this.root = resolve(root);
+    this.tmpDir = join(this.root, '.tmp');
   }
 
   private path(key: string): string {
@@ -36,9 +39,10 @@ export class LocalBlobStore implements BlobStore {
 
   async put(key: string, stream: Readable): Promise<{ size: number; sha256: string }> {
     const target = this.path(key);
-    const tmpDir = join(this.root, '.tmp');
-    await mkdir(tmpDir, { recursive: true });
-    const tmp = join(tmpDir, randomUUID());
+    // Synchronously, so the stream is consumed from this call on: one that
+    // errors meanwhile must not find nobody listening.
+    mkdirSync(this.tmpDir, { recursive: true });
+    const tmp = join(this.tmpDir, randomUUID());
     const hash = createHash('sha256');
     let size = 0;
     const measure = new Transform({
@@ -92,7 +96,7 @@ export class LocalBlobStore implements BlobStore {
   // Files left under a prefix by uploads that died half-way (staging, .tmp).
   async sweep(prefix: string, olderThanMs: number): Promise<number> {
     let removed = 0;
-    for (const dir of [this.path(prefix), join(this.root, '.tmp')]) {
+    for (const dir of [this.path(prefix), this.tmpDir]) {
       const names = await readdir(dir).catch(() => [] as string[]);
       for (const name of names) {
         const p = join(dir, name);

@@ -71,7 +71,7 @@ export function uploadRouter({ pool, eventLog, logger, config, blobs, idempotenc
         });
         ctx.set('X-Runledger-Position', formatPosition(await eventLog.append([event])));
         kept = true;
-        const signed = signArtifactUrl(config.publicUrl ?? ctx.origin, config.blobSigningSecret, key, config.blobUrlTtlSeconds);
+        const signed = signArtifactUrl(config.publicUrl ?? `${ctx.protocol}://${ctx.host}`, config.blobSigningSecret, key, config.blobUrlTtlSeconds);
         ctx.status = 201;
         ctx.body = {
           id: artifactId, runId: fields.runId, testId: fields.testId ?? null, type: fields.type, fileName: file.fileName,

@@ -47,7 +47,7 @@ export function artifactsRouter({ pool, config }: Services): Router {
     const row: ArtifactRow | undefined = (await pool.query('SELECT * FROM artifacts WHERE id = $1', [artifactId])).rows[0];
     if (!row) throw notFound('artifact', artifactId);
     await authorize(pool, principalOf(ctx), row.project_id, 'read');
-    const signed = signArtifactUrl(config.publicUrl ?? ctx.origin, config.blobSigningSecret, row.storage_key, config.blobUrlTtlSeconds);
+    const signed = signArtifactUrl(config.publicUrl ?? `${ctx.protocol}://${ctx.host}`, config.blobSigningSecret, row.storage_key, config.blobUrlTtlSeconds);
     ctx.body = {
       id: row.id, runId: row.run_id, testId: row.test_id, type: row.type, fileName: row.file_name, fileSize: Number(row.file_size),
       mimeType: row.mime_type, sha256: row.sha256, ...signed, createdAt: row.created_at.toISOString(),
