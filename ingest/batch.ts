@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../lib/errors.ts';
 import { parse, toAppError } from '../lib/http/errors.ts';
-import { projectIdFor } from '../lib/http/auth.ts';
+import { principalOf, projectIdFor } from '../lib/http/auth.ts';
 import { parseJson, rejectNul } from '../lib/http/body.ts';
 import type { Services } from '../lib/http/app.ts';
 import { BatchItem } from '../schemas/batch.ts';
@@ -24,6 +24,10 @@ export function batchRouter({ pool, eventLog, logger, config }: Services): Route
   const router = new Router();
 
   router.post(BATCH_PATH, async (ctx) => {
+    const principal = principalOf(ctx);
+    if (principal.kind === 'api_key' && principal.scope === 'read') {
+      throw new AppError('insufficient_scope', 'this API key cannot ingest', { required: 'ingest' });
+    }
     const raw = itemsOf(ctx);
     if (raw.length === 0) throw new AppError('validation_error', 'the batch has no items', { field: '', issues: [] });
     if (raw.length > config.batchMaxItems) {
