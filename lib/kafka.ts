@@ -1,4 +1,9 @@
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
+
+// Node's ESM loader does not see every named export of kafkajs (CommonJS): its
+// export list has a computed value before ConfigResourceTypes, so that one is
+// read off the default export (a named import fails under `node --import tsx`).
+const { ConfigResourceTypes } = kafkajs;
 import type { Config } from './config.ts';
 
 export function createKafka(config: Config, clientId: string): Kafka {
