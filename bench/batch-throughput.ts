@@ -56,7 +56,10 @@ function post(agent: http.Agent, path: string, key: string, body: string): Promi
     const req = http.request({ host: '127.0.0.1', port: PORT, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-api-key': key, 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('end', () => {
+        if (process.env.BENCH_DEBUG) console.error(res.headers['server-timing']);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() });
+      });
     });
     req.on('error', reject);
     req.end(body);
@@ -64,7 +67,8 @@ function post(agent: http.Agent, path: string, key: string, body: string): Promi
 }
 
 async function startApi(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'ops/run/api.ts'], {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'ops/run/api.ts'], {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...env, RUNLEDGER_PORT: String(PORT), RUNLEDGER_LOG_LEVEL: 'warn', RUNLEDGER_RATE_LIMIT_BATCH: '1000000000', RUNLEDGER_RATE_LIMIT_RUNS_WRITE: '1000000000' },
   });
@@ -139,6 +143,7 @@ export async function measureBatchThroughput(opts = { requests: Number(process.e
     agent.destroy();
     await producer.disconnect();
     api.kill('SIGTERM');
+    await new Promise((r) => api.once('exit', r));
     await stack.stop();
   }
 }
