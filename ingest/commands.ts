@@ -78,7 +78,6 @@ export async function createRun(scope: WriteScope, body: RunCreateBody): Promise
     const joined = await runRegistry.registerShard(scope.pool, { ...fresh, ciBuildId: body.ciBuildId, shardTotal: body.shardTotal, shardCurrent: body.shardCurrent });
     run = joined.run;
     if (run.deleted_at) {
-      await runRegistry.forget(scope.pool, run.id, joined.shard);
       throw new AppError('conflict', 'the run of this CI build was deleted; report the shards under a new ciBuildId', { runId: run.id, ciBuildId: body.ciBuildId });
     }
     undo = () => runRegistry.forget(scope.pool, run.id, joined.shard);
@@ -109,8 +108,10 @@ export async function updateRun(scope: WriteScope, runId: string, body: RunPatch
   const stats = Object.keys(given).length ? given : null;
   let data = { id: runId, status: status ?? null, stats, duration: duration ?? null, updatedAt: scope.now, run: runContext(run) } as Extract<Event, { type: 'run.updated' }>['data'];
   let shard: Record<string, unknown> | undefined;
-  if (run.shard_total && status) {
-    const outcome = await runRegistry.reportShard(scope.pool, run, { shard: shardCurrent, status, stats, duration: duration ?? null, at: scope.now });
+  // A shard of a merged run reports for itself: its status and stats count
+  // towards the run's only once every shard finished.
+  if (run.shard_total && (status || stats || duration !== undefined)) {
+    const outcome = await runRegistry.reportShard(scope.pool, run, { shard: shardCurrent, status: status ?? null, stats, duration: duration ?? null, at: scope.now });
     data = { ...data, status: outcome.status, stats: outcome.stats, duration: outcome.duration, shard: outcome.shard };
     shard = { ...outcome.shard, finished: outcome.finished };
   }

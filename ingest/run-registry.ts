@@ -8,7 +8,7 @@ export type RegisteredRun = {
 
 type NewRun = { id: string; projectId: string; branch: string | null; commitSha: string | null; createdAt: string };
 export type RunStats = Partial<Record<'totalTests' | 'passedTests' | 'failedTests' | 'skippedTests' | 'flakyTests', number>>;
-export type ShardReport = { shard: number | undefined; status: RunStatus; stats: RunStats | null; duration: number | null; at: string };
+export type ShardReport = { shard: number | undefined; status: RunStatus | null; stats: RunStats | null; duration: number | null; at: string };
 // What the run as a whole becomes after one shard reported.
 export type ShardOutcome = {
   shard: { current: number; total: number; status: RunStatus };
@@ -32,7 +32,7 @@ export const runRegistry = {
 
   // One run per project + CI build for all its shards: the first shard registers
   // it, the others join it. Each shard gets a row (its number, or the next free one).
-  async registerShard(pool: Pool, r: NewRun & { ciBuildId: string; shardTotal: number; shardCurrent: number | null }): Promise<{ run: RegisteredRun; joined: boolean; shard: number }> {
+  async registerShard(pool: Pool, r: NewRun & { ciBuildId: string; shardTotal: number; shardCurrent: number | null }): Promise<{ run: RegisteredRun; joined: boolean; shard: number | null }> {
     return withTransaction(pool, async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO ingest_runs (id, project_id, branch, commit_sha, created_at, ci_build_id, shard_total)
@@ -44,19 +44,22 @@ export const runRegistry = {
         'SELECT * FROM ingest_runs WHERE project_id = $1 AND ci_build_id = $2 AND shard_total IS NOT NULL FOR UPDATE',
         [r.projectId, r.ciBuildId],
       )).rows[0];
+      const joined = inserted.rowCount === 0;
+      if (run.deleted_at) return { run, joined, shard: null };
       const shard = r.shardCurrent ?? await nextShard(tx, run.id);
-      await tx.query(
+      const mine = await tx.query(
         `INSERT INTO ingest_run_shards (run_id, shard, status, updated_at) VALUES ($1, $2, 'running', $3) ON CONFLICT DO NOTHING`,
         [run.id, shard, r.createdAt],
       );
-      return { run, joined: inserted.rowCount === 0, shard };
+      // A shard registering again (a retry) must not lose the first registration on undo.
+      return { run, joined, shard: mine.rowCount ? shard : null };
     });
   },
 
   // Undo a registration whose run.created never reached the log. A merged run
   // that another shard joined meanwhile stays; only this shard's row goes.
-  async forget(db: Queryable, id: string, shard?: number): Promise<void> {
-    if (shard !== undefined) await db.query('DELETE FROM ingest_run_shards WHERE run_id = $1 AND shard = $2', [id, shard]);
+  async forget(db: Queryable, id: string, shard?: number | null): Promise<void> {
+    if (shard !== undefined && shard !== null) await db.query('DELETE FROM ingest_run_shards WHERE run_id = $1 AND shard = $2', [id, shard]);
     await db.query('DELETE FROM ingest_runs r WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ingest_run_shards s WHERE s.run_id = r.id)', [id]);
   },
 
@@ -81,15 +84,18 @@ export const runRegistry = {
       const rows = (await tx.query('SELECT shard, status FROM ingest_run_shards WHERE run_id = $1 ORDER BY shard', [run.id])).rows;
       // Without shardCurrent a finish counts for the lowest shard still running.
       const shard = r.shard ?? rows.find((x) => x.status === 'running')?.shard ?? await nextShard(tx, run.id);
-      await tx.query(
-        `INSERT INTO ingest_run_shards (run_id, shard, status, stats, duration, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (run_id, shard) DO UPDATE SET status = excluded.status, stats = coalesce(excluded.stats, ingest_run_shards.stats),
-           duration = coalesce(excluded.duration, ingest_run_shards.duration), updated_at = excluded.updated_at`,
+      // Without a status (stats only) the shard keeps the status it had.
+      const saved = await tx.query(
+        `INSERT INTO ingest_run_shards AS s (run_id, shard, status, stats, duration, updated_at) VALUES ($1, $2, coalesce($3, 'running'), $4, $5, $6)
+         ON CONFLICT (run_id, shard) DO UPDATE SET status = coalesce($3, s.status),
+           stats = CASE WHEN excluded.stats IS NULL THEN s.stats ELSE coalesce(s.stats, '{}'::jsonb) || excluded.stats END,
+           duration = coalesce(excluded.duration, s.duration), updated_at = excluded.updated_at
+         RETURNING status`,
         [run.id, shard, r.status, r.stats ? JSON.stringify(r.stats) : null, r.duration, r.at],
       );
       const finished = (await tx.query('SELECT status, stats, duration FROM ingest_run_shards WHERE run_id = $1', [run.id])).rows
         .filter((x) => TERMINAL.has(x.status)) as Array<{ status: RunStatus; stats: RunStats | null; duration: number | null }>;
-      const outcome: ShardOutcome = { shard: { current: shard, total, status: r.status }, finished: finished.length, status: null, stats: null, duration: null };
+      const outcome: ShardOutcome = { shard: { current: shard, total, status: saved.rows[0].status }, finished: finished.length, status: null, stats: null, duration: null };
       if (finished.length < total) return outcome;
       const statuses = new Set(finished.map((x) => x.status));
       outcome.status = statuses.has('failed') ? 'failed' : statuses.has('cancelled') ? 'cancelled' : 'passed';

@@ -83,4 +83,19 @@ describe('sharded runs', () => {
     const single = [await api.post('/api/runs', runBody(tenant.projectId, { ciBuildId: 'build-single' })), await api.post('/api/runs', runBody(tenant.projectId, { ciBuildId: 'build-single' }))];
     expect(single[0]!.body.id).not.toBe(single[1]!.body.id);
   });
+
+  it("keeps a shard's stats-only report to the shard, and refuses shards of a deleted merged run", async () => {
+    const runId = (await shard('build-stats-only', 1, 2)).body.id;
+    await shard('build-stats-only', 2, 2);
+    const partial = await api.patch(`/api/runs/${runId}`, { shardCurrent: 1, totalTests: 5, passedTests: 5 });
+    expect(partial.body).toMatchObject({ status: 'running', totalTests: null, shard: { current: 1, status: 'running', finished: 0 } });
+    await api.patch(`/api/runs/${runId}`, { shardCurrent: 1, status: 'passed', failedTests: 0, skippedTests: 0, flakyTests: 0 });
+    const done = await api.patch(`/api/runs/${runId}`, { shardCurrent: 2, status: 'passed', totalTests: 3, passedTests: 3, failedTests: 0, skippedTests: 0, flakyTests: 0 });
+    expect(done.body).toMatchObject({ status: 'passed', totalTests: 8, passedTests: 8 });
+
+    expect((await api.del(`/api/runs/${runId}`)).status).toBe(200);
+    const again = await shard('build-stats-only', 1, 2);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('conflict');
+  });
 });
