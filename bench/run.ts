@@ -2,11 +2,17 @@
 // benchmark's figures as one JSON line.
 import { measureVisibility } from './visibility.ts';
 import { measureAuth, measureDeletionGuard } from './access.ts';
+import { measureBatchThroughput } from './batch-throughput.ts';
+import { measureKoaOverhead } from './koa-overhead.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
   auth: () => measureAuth(Number(process.env.BENCH_REQUESTS ?? 1000)),
   'deletion-guard': () => measureDeletionGuard(),
+  // batch endpoint results/s ÷ bare kafkajs producer results/s (goal ≥ 0.5)
+  'batch-vs-producer': () => measureBatchThroughput(),
+  // plain Koa JSON route requests/s ÷ bare node:http (goal ≥ 0.65)
+  'koa-vs-node-http': () => measureKoaOverhead(),
 };
 
 const only = process.argv.slice(2);

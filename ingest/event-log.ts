@@ -4,6 +4,13 @@ import { AppError } from '../lib/errors.ts';
 import { Event, partitionKey } from '../schemas/events.ts';
 
 export type Position = { partition: number; offset: number };
+type Message = { key: string; value: string; headers: Record<string, string> };
+export type AppendResult = { appended: number; positions: Position[]; error: AppError | null };
+
+// One produce request carries at most this much; a bigger append is sent as
+// several, in order (a run's events share a partition, whose batch must stay
+// under the topic's max.message.bytes).
+const MAX_SEND_BYTES = 4 * 1024 * 1024;
 
 // Appends events to the log and resolves only once Kafka acknowledged them with
 // acks=all. If the broker cannot be reached the caller gets a 503 with
@@ -11,13 +18,13 @@ export type Position = { partition: number; offset: number };
 // behind a dead broker.
 export class EventLog {
   private producer: Producer;
-  private breaker: CircuitBreaker<[Event[]], Position[]>;
+  private breaker: CircuitBreaker<[Message[]], Position[]>;
   private ready: Promise<PartitionMetadata[]> | null = null;
   private partitioner = Partitioners.DefaultPartitioner();
 
   constructor(private kafka: Kafka, private topic: string, timeoutMs: number) {
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    this.breaker = new CircuitBreaker((events: Event[]) => this.send(events), {
+    this.breaker = new CircuitBreaker((messages: Message[]) => this.send(messages), {
       timeout: timeoutMs,
       errorThresholdPercentage: 50,
       volumeThreshold: 3,
@@ -27,16 +34,32 @@ export class EventLog {
     });
   }
 
+  // All or nothing for one request's few events (they fit one produce request).
   async append(events: Event[]): Promise<Position[]> {
-    if (events.length === 0) return [];
-    try {
-      return await this.breaker.fire(events);
-    } catch (err) {
-      if (isTooLarge(err)) throw new AppError('payload_too_large', 'the event is larger than the log accepts');
-      throw new AppError('unavailable', 'the event log is unavailable, nothing was stored; retry later', {
-        reason: this.breaker.opened ? 'circuit_open' : (err as Error).name,
-      }, { 'Retry-After': '5' });
+    const result = await this.appendInOrder(events);
+    if (result.error) throw result.error;
+    return result.positions;
+  }
+
+  // Appends in order, in produce requests of at most MAX_SEND_BYTES: when one
+  // fails, the events before it are stored and the rest are not sent.
+  async appendInOrder(events: Event[]): Promise<AppendResult> {
+    const positions = new Map<number, number>();
+    let appended = 0;
+    for (const chunk of chunks(this.messagesOf(events))) {
+      try {
+        for (const p of await this.breaker.fire(chunk)) positions.set(p.partition, Math.max(p.offset, positions.get(p.partition) ?? -1));
+      } catch (err) {
+        const error = isTooLarge(err)
+          ? new AppError('payload_too_large', 'the event is larger than the log accepts')
+          : new AppError('unavailable', 'the event log is unavailable, nothing was stored; retry later', {
+            reason: this.breaker.opened ? 'circuit_open' : (err as Error).name,
+          }, { 'Retry-After': '5' });
+        return { appended, positions: toPositions(positions), error };
+      }
+      appended += chunk.length;
     }
+    return { appended, positions: toPositions(positions), error: null };
   }
 
   get circuitOpen(): boolean {
@@ -61,15 +84,17 @@ export class EventLog {
     return this.ready;
   }
 
-  private async send(events: Event[]): Promise<Position[]> {
+  private messagesOf(events: Event[]): Message[] {
+    return events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e), headers: { 'event-type': e.type, 'event-id': e.id } }));
+  }
+
+  private async send(chunk: Message[]): Promise<Position[]> {
     const partitionMetadata = await this.connect();
     // Partitions are chosen here (Kafka's default murmur2 on the key, as any Java
     // producer would) so we know exactly which offsets our events received.
-    const messages = events.map((e) => {
-      const key = partitionKey(e);
-      const partition = this.partitioner({ topic: this.topic, partitionMetadata, message: { key, value: null } });
-      return { key, partition, value: JSON.stringify(e), headers: { 'event-type': e.type, 'event-id': e.id } };
-    });
+    const messages = chunk.map((m) => ({
+      ...m, partition: this.partitioner({ topic: this.topic, partitionMetadata, message: { key: m.key, value: null } }),
+    }));
     const meta = await this.producer.send({ topic: this.topic, acks: -1, messages });
     const counts = new Map<number, number>();
     for (const m of messages) counts.set(m.partition, (counts.get(m.partition) ?? 0) + 1);
@@ -83,6 +108,24 @@ export class EventLog {
 }
 
 const isTooLarge = (err: unknown) => (err as { type?: string })?.type === 'MESSAGE_TOO_LARGE';
+
+function* chunks(messages: Message[]): Generator<Message[]> {
+  let chunk: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = m.value.length + m.key.length + 64;
+    if (chunk.length && bytes + size > MAX_SEND_BYTES) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length) yield chunk;
+}
+
+const toPositions = (m: Map<number, number>): Position[] => [...m].map(([partition, offset]) => ({ partition, offset }));
 
 // The read-your-writes token: the last offset written per partition.
 export const formatPosition = (positions: Position[]) => positions.map((p) => `${p.partition}:${p.offset}`).join(',');

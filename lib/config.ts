@@ -1,5 +1,20 @@
 import { z } from 'zod';
 
+// Requests per API key (or user) per window and endpoint group; the defaults are
+// the Euriqa table (shared/seeds/001), plus groups of our own.
+export const RATE_LIMIT_DEFAULTS = {
+  runs_read: 100,
+  runs_write: 30,
+  tests_read: 200,
+  tests_write: 60,
+  uploads: 30,
+  projects: 60,
+  keys: 30,
+  flakiness: 60,
+  batch: 120,
+  other: 120,
+} as const;
+export type RateLimitGroup = keyof typeof RATE_LIMIT_DEFAULTS;
 // Every setting the processes read, in one place, from the environment.
 const Env = z.object({
   RUNLEDGER_HOST: z.string().default('127.0.0.1'),
@@ -24,7 +39,30 @@ const Env = z.object({
   RUNLEDGER_AUTH_RATE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
   // How often an API process writes the lastUsedAt of the keys it saw.
   RUNLEDGER_KEY_USAGE_FLUSH_MS: z.coerce.number().int().positive().default(60_000),
+  // Ingest at scale (docs/ingest.md).
+  RUNLEDGER_BATCH_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  RUNLEDGER_BATCH_MAX_ITEMS: z.coerce.number().int().positive().default(10_000),
+  RUNLEDGER_IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  RUNLEDGER_READ_YOUR_WRITES_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+  RUNLEDGER_BLOB_DIR: z.string().default('.state/dev/blobs'),
+  RUNLEDGER_BLOB_SIGNING_SECRET: z.string().min(16).default('dev-only-blob-secret-change-me'),
+  RUNLEDGER_BLOB_URL_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
+  // Where clients reach the API, for signed artifact URLs; the request's own origin when unset.
+  RUNLEDGER_PUBLIC_URL: z.url().optional(),
+  ...rateLimitEnv(),
 });
+
+export type RateLimits = { windowMs: number; max: Record<RateLimitGroup, number> };
+
+function rateLimitEnv() {
+  const shape: Record<string, z.ZodDefault<z.ZodCoercedNumber<unknown>>> = {
+    RUNLEDGER_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  };
+  for (const [group, max] of Object.entries(RATE_LIMIT_DEFAULTS)) {
+    shape[`RUNLEDGER_RATE_LIMIT_${group.toUpperCase()}`] = z.coerce.number().int().positive().default(max);
+  }
+  return shape;
+}
 
 export type Config = {
   host: string;
@@ -46,10 +84,19 @@ export type Config = {
   authRateLimit: number;
   authRateWindowMs: number;
   keyUsageFlushMs: number;
+  batchBodyLimitBytes: number;
+  batchMaxItems: number;
+  idempotencyTtlSeconds: number;
+  readYourWritesTimeoutMs: number;
+  blobDir: string;
+  blobSigningSecret: string;
+  blobUrlTtlSeconds: number;
+  publicUrl: string | null;
+  rateLimits: RateLimits;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const e = Env.parse(env);
+  const e = Env.parse(env) as z.infer<typeof Env> & Record<string, unknown>;
   return {
     host: e.RUNLEDGER_HOST,
     port: e.RUNLEDGER_PORT,
@@ -70,6 +117,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     authRateLimit: e.RUNLEDGER_AUTH_RATE_LIMIT,
     authRateWindowMs: e.RUNLEDGER_AUTH_RATE_WINDOW_MS,
     keyUsageFlushMs: e.RUNLEDGER_KEY_USAGE_FLUSH_MS,
+    batchBodyLimitBytes: e.RUNLEDGER_BATCH_BODY_LIMIT_BYTES,
+    batchMaxItems: e.RUNLEDGER_BATCH_MAX_ITEMS,
+    idempotencyTtlSeconds: e.RUNLEDGER_IDEMPOTENCY_TTL_SECONDS,
+    readYourWritesTimeoutMs: e.RUNLEDGER_READ_YOUR_WRITES_TIMEOUT_MS,
+    blobDir: e.RUNLEDGER_BLOB_DIR,
+    blobSigningSecret: e.RUNLEDGER_BLOB_SIGNING_SECRET,
+    blobUrlTtlSeconds: e.RUNLEDGER_BLOB_URL_TTL_SECONDS,
+    publicUrl: e.RUNLEDGER_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+    rateLimits: {
+      windowMs: e.RUNLEDGER_RATE_LIMIT_WINDOW_MS as number,
+      max: Object.fromEntries(Object.keys(RATE_LIMIT_DEFAULTS).map((g) => [g, e[`RUNLEDGER_RATE_LIMIT_${g.toUpperCase()}`] as number])) as Record<RateLimitGroup, number>,
+    },
     ...overrides,
   };
 }

@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   method_not_allowed: 405,
   conflict: 409,
   setup_complete: 409,
+  // 400 for a malformed key; 409 (given explicitly) for a key reused with another body or still in progress
+  idempotency_error: 400,
   payload_too_large: 413,
   rate_limited: 429,
   unavailable: 503,
@@ -26,9 +28,11 @@ export class AppError extends Error {
     message: string,
     readonly details: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
+    status?: number,
   ) {
     super(message);
-    this.status = ERROR_CODES[code];
+    // A code has one usual status; a few (idempotency_error) have a second one.
+    this.status = status ?? ERROR_CODES[code];
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 // Prefixed, time-sortable ids (DESIGN §3). The prefix tells the kind at a glance
@@ -20,7 +20,18 @@ export const ID_PREFIXES = {
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 
-const ulid = monotonicFactory();
+// ulid's own PRNG asks the OS for one byte per character; a batch makes
+// thousands of ids, so the bytes come from a pool refilled 4 KiB at a time.
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+const prng = () => {
+  if (poolAt >= pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  return pool[poolAt++]! / 256;
+};
+const ulid = monotonicFactory(prng);
 const BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 export function newId(kind: IdKind): string {
@@ -31,7 +42,7 @@ export function newId(kind: IdKind): string {
 // path, test cases) are derived from their natural key instead of the clock.
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export function derivedId(kind: IdKind, ...parts: string[]): string {
-  const digest = createHash('sha256').update(parts.join('\u0000')).digest();
+  const digest = hash('sha256', parts.join('\u0000'), 'buffer');
   let out = '';
   for (let i = 0; i < 26; i++) out += CROCKFORD[digest[i]! & 31];
   return `${ID_PREFIXES[kind]}_${out}`;

@@ -6,8 +6,10 @@ import { createKafka } from '../lib/kafka.ts';
 import { runProjection, type Projection, type RunningConsumer } from './kafka/consumer.ts';
 import { PostgresProjection } from './postgres/projector.ts';
 import { ClickHouseProjection } from './clickhouse/projector.ts';
+import { BlobsProjection } from './blobs/projector.ts';
+import { LocalBlobStore } from '../ingest/blob-store.ts';
 
-export const PROJECTION_NAMES = ['postgres', 'clickhouse'] as const;
+export const PROJECTION_NAMES = ['postgres', 'clickhouse', 'blobs'] as const;
 export type ProjectionName = (typeof PROJECTION_NAMES)[number];
 
 export const groupIdOf = (config: Config, name: ProjectionName) => `${config.consumerGroupPrefix}.projection.${name}`;
@@ -20,6 +22,9 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     const pool = createPool(config.pgUrl, 4);
     projection = Object.assign(new PostgresProjection(pool, logger), { close: () => pool.end() });
     fetch = { minBytes: 1, maxWaitTimeInMs: 100 };
+  } else if (name === 'blobs') {
+    projection = new BlobsProjection(new LocalBlobStore(config.blobDir), logger);
+    fetch = { minBytes: 1, maxWaitTimeInMs: 500 };
   } else {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     projection = Object.assign(new ClickHouseProjection(ch, config.topic, logger), { close: () => ch.close() });

@@ -79,7 +79,7 @@ export const RunCreateBody = z.object({
 });
 export type RunCreateBody = z.infer<typeof RunCreateBody>;
 
-export const RunPatchBody = z.object({
+export const RunPatchFields = z.object({
   status: RunStatus.optional(),
   totalTests: nonNegInt.optional(),
   passedTests: nonNegInt.optional(),
@@ -87,7 +87,11 @@ export const RunPatchBody = z.object({
   skippedTests: nonNegInt.optional(),
   flakyTests: nonNegInt.optional(),
   duration: nonNegInt.optional(),
-}).refine((b) => Object.keys(b).length > 0, 'at least one field is required');
+  // Our extension for merged shards (docs/ingest.md): which shard finished.
+  shardCurrent: nonNegInt.optional(),
+});
+const atLeastOneField = (b: object) => Object.keys(b).length > 0;
+export const RunPatchBody = RunPatchFields.refine(atLeastOneField, 'at least one field is required');
 export type RunPatchBody = z.infer<typeof RunPatchBody>;
 
 const RunCounts = RunStats.extend({ passRate: z.number(), duration: z.number().int().nullable() });

@@ -58,6 +58,9 @@ export const RunUpdatedData = z.object({
   duration: nonNegInt.nullable(),
   updatedAt: isoDate,
   run: RunContext,
+  // Set when one shard of a merged run reported: status is the run's, set only
+  // once every shard finished (docs/ingest.md).
+  shard: z.object({ current: nonNegInt, total: nonNegInt, status: RunStatus }).optional(),
 });
 
 export const SuiteReportedData = z.object({

@@ -1,8 +1,8 @@
 import Koa from 'koa';
 import Router from '@koa/router';
+import type { Middleware } from 'koa';
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import type { Middleware } from 'koa';
 import type { Config } from '../config.ts';
 import type { Pool } from '../pg.ts';
 import type { ClickHouse } from '../clickhouse.ts';
@@ -13,7 +13,14 @@ import { jsonBody } from './body.ts';
 import { authenticate } from './auth.ts';
 import { KeyUsage } from './key-usage.ts';
 import { rateLimit } from './rate-limit.ts';
+import { apiRateLimits } from './rate-limit-groups.ts';
+import { IdempotencyStore, idempotency } from './idempotency.ts';
+import { ProjectionWatcher, readYourWrites } from './read-your-writes.ts';
+import { LocalBlobStore, type BlobStore } from '../../ingest/blob-store.ts';
 import { ingestRouter } from '../../ingest/routes.ts';
+import { BATCH_PATH, batchRouter } from '../../ingest/batch.ts';
+import { UPLOAD_PATH, uploadRouter } from '../../ingest/uploads.ts';
+import { artifactFilesRouter, artifactsRouter } from '../../query-api/routes/artifacts.ts';
 import { healthRouter } from '../../query-api/routes/health.ts';
 import { authRouter } from '../../query-api/routes/auth.ts';
 import { usersRouter } from '../../query-api/routes/users.ts';
@@ -27,10 +34,17 @@ import { runsRouter } from '../../query-api/routes/runs.ts';
 import { testsRouter } from '../../query-api/routes/tests.ts';
 import { suitesRouter } from '../../query-api/routes/suites.ts';
 
-export type ServiceDeps = { config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger };
+export type ServiceDeps = {
+  config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger;
+  // The local directory store unless given (tests may pass another).
+  blobs?: BlobStore;
+};
 // What routers get: the services, plus the app's own per-process state.
 export type AppDeps = ServiceDeps & {
+  blobs: BlobStore;
   keyUsage: KeyUsage;
+  watcher: ProjectionWatcher;
+  idempotency: IdempotencyStore;
   limits: { auth: Middleware };
 };
 export type RunledgerApp = Koa & {
@@ -44,10 +58,11 @@ export type RunledgerApp = Koa & {
 // every other route is behind `authenticate`, which runs before a body is read.
 // The isolation matrix (test/integration/isolation-matrix.test.ts) walks the
 // mounted routers, so a route added here is tested against every credential.
-export const openRouters = (deps: AppDeps): Router[] => [healthRouter(deps), authRouter(deps)];
+export const openRouters = (deps: AppDeps): Router[] => [healthRouter(deps), authRouter(deps), artifactFilesRouter(deps)];
 export const apiRouters = (deps: AppDeps): Router[] => [
-  ingestRouter(deps), usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps),
-  settingsRouter(deps), apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps),
+  ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
+  usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
+  apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.
@@ -55,7 +70,10 @@ export function createApp(services: ServiceDeps): RunledgerApp {
   const { config, pool, logger } = services;
   const deps: AppDeps = {
     ...services,
+    blobs: services.blobs ?? new LocalBlobStore(config.blobDir),
     keyUsage: new KeyUsage(pool, config.keyUsageFlushMs, logger),
+    watcher: new ProjectionWatcher(pool, services.ch, config.topic, logger),
+    idempotency: new IdempotencyStore(pool, config.idempotencyTtlSeconds),
     limits: { auth: rateLimit({ group: 'auth', max: config.authRateLimit, windowMs: config.authRateWindowMs, key: (ctx) => ctx.ip }) },
   };
   const app = new Koa() as RunledgerApp;
@@ -70,16 +88,27 @@ export function createApp(services: ServiceDeps): RunledgerApp {
     await next();
   });
   app.use(errorMiddleware(logger));
-  const body = jsonBody(config.bodyLimitBytes);
+  const body = jsonBody(config.bodyLimitBytes, {
+    [BATCH_PATH]: { limitBytes: config.batchBodyLimitBytes, ndjson: true },
+    [UPLOAD_PATH]: { limitBytes: 0, stream: true },
+  });
 
-  // Open routes: health, and the bootstrap/login that precede any credential.
+  // Open routes: health, the bootstrap/login that precede any credential, and
+  // artifact files behind signed URLs.
   const open = new Router();
   open.use(body);
   for (const r of openRouters(deps)) open.use(r.routes());
 
-  // Everything else: the credential is checked before a body is read.
+  // Everything else: the credential is checked before a body is read; then the
+  // caller's rate limit, read-your-writes for GETs, the body, Idempotency-Key for POSTs.
   const api = new Router();
-  api.use(authenticate(pool, config.jwtSecret, deps.keyUsage), body);
+  api.use(
+    authenticate(pool, config.jwtSecret, deps.keyUsage),
+    apiRateLimits(config.rateLimits),
+    readYourWrites(deps.watcher, config.readYourWritesTimeoutMs),
+    body,
+    idempotency(deps.idempotency, logger, { streamed: [UPLOAD_PATH], redact: { '/api/api-keys': ['key'] } }),
+  );
   for (const r of apiRouters(deps)) api.use(r.routes());
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());

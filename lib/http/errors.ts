@@ -31,7 +31,7 @@ export function errorMiddleware(logger: Logger) {
 }
 
 // Errors thrown by body parsing (raw-body / co-body) carry `status` and `type`.
-function toAppError(err: unknown): AppError | null {
+export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
   if (err instanceof z.ZodError) return validationError(err);
   const e = err as { status?: number; type?: string; message?: string; expose?: boolean };

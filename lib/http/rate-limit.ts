@@ -1,58 +1,58 @@
-import type { Context, Middleware, Next } from 'koa';
+import type { Context, Next } from 'koa';
 import ratelimit from 'koa-ratelimit';
 import { AppError } from '../errors.ts';
 
-// Rate limits per endpoint group, on koa-ratelimit's memory driver (per
-// process). Every response of a limited route carries X-RateLimit-Limit,
-// X-RateLimit-Remaining and X-RateLimit-Reset; a refused one is 429
-// rate_limited with Retry-After (whole seconds, at least 1).
-//
-//   rateLimit({ group: 'auth', max: 10, windowMs: 60_000, key: (ctx) => ctx.ip })
-//
-// `key` names the bucket a request counts against (an IP, an API key id);
-// returning false lets the request through uncounted.
 export type RateLimitOptions = {
   group: string;
   max: number;
   windowMs: number;
+  // Who is counted: a string per caller; false lets the request through uncounted.
   key: (ctx: Context) => string | false;
 };
 
-type Entry = { reset: number };
+const SWEEP_EVERY = 1000;
 
-export function rateLimit(opts: RateLimitOptions): Middleware {
-  const db = new Map<string, Entry>();
-  const limiter = ratelimit({
-    driver: 'memory',
-    db,
-    namespace: opts.group,
-    max: opts.max,
-    duration: opts.windowMs,
-    id: opts.key,
-    throw: true,
-  });
-  // The memory driver never forgets a bucket; drop the expired ones once per window.
-  let pruned = Date.now();
-  const prune = () => {
-    const now = Date.now();
-    if (now - pruned < opts.windowMs) return;
-    pruned = now;
-    for (const [k, v] of db) if (v.reset * 1000 < now) db.delete(k);
-  };
-
+// A fixed-window limit per caller (koa-ratelimit, memory driver): every response
+// it lets through carries X-RateLimit-Limit/Remaining/Reset (Reset in epoch
+// seconds); one over the limit is 429 rate_limited with Retry-After. The counts
+// live in this process: N API processes allow up to N times the limit.
+export function rateLimit({ group, max, windowMs, key }: RateLimitOptions) {
+  const db = new Map<string, { reset: number }>();
+  let calls = 0;
+  const limiter = ratelimit({ driver: 'memory', db, duration: windowMs, max, id: key, namespace: `rl:${group}`, throw: true });
   return async (ctx: Context, next: Next) => {
-    prune();
+    if (++calls % SWEEP_EVERY === 0) sweep(db);
+    let passed = false;
     try {
-      await limiter(ctx, next);
+      await limiter(ctx, async () => {
+        passed = true;
+        wholeSeconds(ctx);
+        await next();
+      });
     } catch (err) {
-      const limited = ctx.state.rateLimit as { headers: Record<string, string | number> } | undefined;
-      if (err instanceof AppError || !limited || (err as { status?: number }).status !== 429) throw err;
-      const reset = Number(limited.headers['X-RateLimit-Reset']);
-      const retryAfter = Math.max(1, Math.ceil(reset - Date.now() / 1000));
-      const headers = Object.fromEntries(Object.entries(limited.headers).map(([k, v]) => [k, String(v)]));
-      throw new AppError('rate_limited', `too many requests; retry in ${retryAfter} s`,
-        { group: opts.group, limit: opts.max, windowMs: opts.windowMs, retryAfterSeconds: retryAfter },
-        { ...headers, 'Retry-After': String(retryAfter) });
+      if (passed || (err as { status?: number }).status !== 429) throw err;
+      const retryAfter = Math.max(1, Math.ceil(Number(ctx.response.get('X-RateLimit-Reset')) - Date.now() / 1000));
+      wholeSeconds(ctx);
+      throw new AppError('rate_limited', `rate limit of ${max} requests per ${windowMs / 1000} s exceeded (${group})`,
+        { group, limit: max, windowMs, retryAfterSeconds: retryAfter },
+        {
+          'Retry-After': String(retryAfter),
+          'X-RateLimit-Limit': String(max),
+          'X-RateLimit-Remaining': '0',
+          'X-RateLimit-Reset': ctx.response.get('X-RateLimit-Reset'),
+        });
     }
   };
+}
+
+// koa-ratelimit's memory driver reports the reset in fractional seconds.
+function wholeSeconds(ctx: Context) {
+  const reset = Number(ctx.response.get('X-RateLimit-Reset'));
+  if (Number.isFinite(reset) && reset > 0) ctx.set('X-RateLimit-Reset', String(Math.ceil(reset)));
+}
+
+// Windows that ended are forgotten, so callers seen once do not pile up.
+function sweep(db: Map<string, { reset: number }>) {
+  const now = Date.now() / 1000;
+  for (const [k, v] of db) if (v.reset < now) db.delete(k);
 }

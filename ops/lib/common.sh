@@ -139,11 +139,22 @@ ensure_node_modules() {
 # RUNLEDGER_TEST_PORT, RUNLEDGER_TEST_PG_URL.
 STACK_ENV_VARS=(
   RUNLEDGER_HOST RUNLEDGER_PORT RUNLEDGER_PG_URL RUNLEDGER_KAFKA_BROKERS
-  RUNLEDGER_CLICKHOUSE_URL RUNLEDGER_CLICKHOUSE_DB RUNLEDGER_JWT_SECRET
+  RUNLEDGER_CLICKHOUSE_URL RUNLEDGER_CLICKHOUSE_DB RUNLEDGER_JWT_SECRET RUNLEDGER_BLOB_SIGNING_SECRET
   RUNLEDGER_STATE_DIR RUNLEDGER_BLOB_DIR
   RUNLEDGER_KAFKA_PORT RUNLEDGER_KAFKA_CONTROLLER_PORT
   RUNLEDGER_CLICKHOUSE_HTTP_PORT RUNLEDGER_CLICKHOUSE_TCP_PORT
 )
+
+# stack_secret FILE: print the secret kept in FILE, generating it on first use.
+stack_secret() {
+  local file=$1
+  if [[ ! -s "$file" ]]; then
+    mkdir -p "$(dirname "$file")"
+    (umask 077 && openssl rand -hex 32 >"$file.tmp" && mv "$file.tmp" "$file")
+    log "generated a secret in $file"
+  fi
+  cat "$file"
+}
 
 # Directory of a stack's state (.state/dev or .state/test).
 stack_state_dir() { printf '%s/.state/%s' "$ROOT" "$1"; }
@@ -161,13 +172,9 @@ export_stack_env() {
       export RUNLEDGER_KAFKA_CONTROLLER_PORT="${RUNLEDGER_KAFKA_CONTROLLER_PORT:-9093}"
       export RUNLEDGER_CLICKHOUSE_HTTP_PORT="${RUNLEDGER_CLICKHOUSE_HTTP_PORT:-8123}"
       export RUNLEDGER_CLICKHOUSE_TCP_PORT="${RUNLEDGER_CLICKHOUSE_TCP_PORT:-9000}"
-      if [[ ! -s "$state/jwt-secret" ]]; then
-        mkdir -p "$state"
-        (umask 077 && openssl rand -hex 32 >"$state/jwt-secret.tmp" && mv "$state/jwt-secret.tmp" "$state/jwt-secret")
-        log "generated JWT secret in $state/jwt-secret"
-      fi
-      RUNLEDGER_JWT_SECRET="$(<"$state/jwt-secret")"
-      export RUNLEDGER_JWT_SECRET
+      RUNLEDGER_JWT_SECRET="$(stack_secret "$state/jwt-secret")"
+      RUNLEDGER_BLOB_SIGNING_SECRET="$(stack_secret "$state/blob-signing-secret")"
+      export RUNLEDGER_JWT_SECRET RUNLEDGER_BLOB_SIGNING_SECRET
       ;;
     test)
       export RUNLEDGER_HOST=127.0.0.1
@@ -180,6 +187,7 @@ export_stack_env() {
       export RUNLEDGER_CLICKHOUSE_HTTP_PORT="${RUNLEDGER_TEST_CLICKHOUSE_HTTP_PORT:-18123}"
       export RUNLEDGER_CLICKHOUSE_TCP_PORT="${RUNLEDGER_TEST_CLICKHOUSE_TCP_PORT:-19000}"
       export RUNLEDGER_JWT_SECRET=runledger-test-secret-not-for-production-0123456789abcdef
+      export RUNLEDGER_BLOB_SIGNING_SECRET=runledger-test-blob-secret-not-for-production-0123456789
       ;;
     *) die "export_stack_env: unknown mode '$mode' (dev or test)" ;;
   esac

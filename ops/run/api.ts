@@ -6,6 +6,8 @@ import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { EventLog } from '../../ingest/event-log.ts';
+import { LocalBlobStore } from '../../ingest/blob-store.ts';
+import { STAGING_PREFIX } from '../../ingest/uploads.ts';
 import { onShutdown } from './shutdown.ts';
 
 const config = loadConfig();
@@ -14,7 +16,10 @@ const pool = createPool(config.pgUrl, 20);
 const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
 const kafka = createKafka(config, 'runledger-api');
 const eventLog = new EventLog(kafka, config.topic, config.kafkaTimeoutMs);
-const app = createApp({ config, pool, ch, kafka, eventLog, logger });
+const blobs = new LocalBlobStore(config.blobDir);
+// Uploads that died half-way (a crash between receiving and appending) leave staged files.
+blobs.sweep(STAGING_PREFIX, 24 * 3600 * 1000).catch((err) => logger.warn({ err }, 'could not sweep staged uploads'));
+const app = createApp({ config, pool, ch, kafka, eventLog, logger, blobs });
 
 const server = app.listen(config.port, config.host, () => {
   logger.info({ url: `http://${config.host}:${config.port}` }, 'api listening');

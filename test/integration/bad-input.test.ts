@@ -30,7 +30,7 @@ const settle = async () => {
 
 // ---- fixtures: tenant A with a run, a suite and a test; tenant B with a run
 type Fixtures = {
-  a: Tenant; b: Tenant; aReadKey: string;
+  a: Tenant; b: Tenant; aReadKey: string; runDeleted: string;
   runA: string; suiteA: string; testA: string; caseA: string; runB: string;
 };
 let F: Fixtures;
@@ -54,10 +54,12 @@ async function ensureFixtures(): Promise<Fixtures> {
     }));
     expect(test.status).toBe(201);
     const runB = await client(stack.url, { key: b.apiKey }).post('/api/runs', runBody(b.projectId));
+    const gone = await apiA.post('/api/runs', runBody(a.projectId));
+    expect((await apiA.del(`/api/runs/${gone.body.id}`)).status).toBe(200);
     expect(runB.status).toBe(201);
     await stack.waitForProjections();
     return {
-      a, b, aReadKey: readKey.body.key as string,
+      a, b, aReadKey: readKey.body.key as string, runDeleted: gone.body.id as string,
       runA: run.body.id, suiteA: suite.body.id, testA: test.body.id, caseA: test.body.testCaseId, runB: runB.body.id,
     };
   })();
@@ -242,6 +244,8 @@ function transportAndAuthCases(r: WriteRoute): Bad[] {
     bad('with single-quoted JSON', 400, 'invalid_json', raw("{'status':'failed'}")),
     bad('with a bare JSON string', 400, 'invalid_json', raw('"failed"')),
     bad('with JSON null', 400, 'invalid_json', raw('null')),
+    bad('with invalid UTF-8 in a string', 400, 'invalid_json', raw(() => Buffer.concat([Buffer.from(JSON.stringify(r.body()).slice(0, -1) + ',"x":"'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('"}')]))),
+    bad('with an overlong UTF-8 encoding of "/"', 400, 'invalid_json', raw(() => Buffer.concat([Buffer.from(JSON.stringify(r.body()).slice(0, -1) + ',"x":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]))),
     bad('with a __proto__ key', 400, 'invalid_json', raw('{"__proto__":{"isAdmin":true},"status":"failed"}')),
     bad('with a JSON array instead of an object', 400, 'validation_error', raw('[]')),
     bad('with an empty JSON body', 400, 'validation_error', raw('')),
@@ -429,6 +433,84 @@ const SUITE_CASES: Bad[] = (() => {
     notFound("from another project, for this project's run with its own projectId", r, () => ({ ...r.body(), projectId: F.b.projectId }), 'b'),
   ];
 })();
+
+
+// PATCH and friends on a run that was deleted: gone for every write.
+const DELETED_RUN_CASES: Bad[] = [
+  bad('PATCH /api/runs/:id of a deleted run', 404, 'not_found', () => ({ method: 'PATCH', path: `/api/runs/${F.runDeleted}`, body: { status: 'passed' } })),
+  bad('DELETE /api/runs/:id of a deleted run', 404, 'not_found', () => ({ method: 'DELETE', path: `/api/runs/${F.runDeleted}` })),
+  bad('POST /api/tests for a deleted run', 404, 'not_found', () => ({ method: 'POST', path: '/api/tests', body: testBody(F.a.projectId, F.runDeleted, 1) })),
+  bad('POST /api/test-suites for a deleted run', 404, 'not_found', () => ({ method: 'POST', path: '/api/test-suites', body: { runId: F.runDeleted, projectId: F.a.projectId, title: 'S' } })),
+];
+
+const DELETE_CASES: Bad[] = [
+  ...malformedIds(() => F.runA).map(([name, id]) =>
+    bad(`for ${name} as the run id`, 400, 'validation_error', () => ({ method: 'DELETE', path: `/api/runs/${inPath(id())}` }))),
+  bad('for an unknown run id', 404, 'not_found', () => ({ method: 'DELETE', path: `/api/runs/${newId('run')}` })),
+  bad("for another project's run", 404, 'not_found', () => ({ method: 'DELETE', path: `/api/runs/${F.runB}` })),
+  bad("from another project, for this project's run", 404, 'not_found', () => ({ method: 'DELETE', path: `/api/runs/${F.runA}`, as: 'b' })),
+  bad('with a read-only key', 403, 'insufficient_scope', () => ({ method: 'DELETE', path: `/api/runs/${F.runA}`, as: 'aRead' })),
+  bad('without a credential', 401, 'invalid_auth', () => ({ method: 'DELETE', path: `/api/runs/${F.runA}`, as: 'none' })),
+];
+
+const BATCH_LIMIT = 16 * MiB;
+const batchRaw = (text: string | Buffer | (() => string | Buffer), headers: Record<string, string> = JSON_TYPE, as?: As) =>
+  () => ({ method: 'POST', path: '/api/ingest/batch', raw: typeof text === 'function' ? text() : text, headers, as });
+const validBatch = () => JSON.stringify([{ type: 'test', ...testBody(F.a.projectId, F.runA, 9) }]);
+const BATCH_CASES: Bad[] = [
+  bad('with an unterminated JSON array', 400, 'invalid_json', batchRaw('[{"type":"test"')),
+  bad('with a trailing comma', 400, 'invalid_json', batchRaw(() => `${validBatch().slice(0, -1)},]`)),
+  bad('with JSON null', 400, 'invalid_json', batchRaw('null')),
+  bad('with a JSON object instead of an array', 400, 'validation_error', batchRaw(() => JSON.stringify({ items: JSON.parse(validBatch()) }))),
+  bad('with an empty array', 400, 'validation_error', batchRaw('[]')),
+  bad('with an object nested 10,000 deep', 400, 'validation_error', batchRaw(`{"a":${nestedArrays(10_000)}}`)),
+  bad('with invalid UTF-8', 400, 'invalid_json', batchRaw(() => Buffer.concat([Buffer.from('[{"type":"test","title":"'), Buffer.from([0xff, 0xfe, 0xfd]), Buffer.from('"}]')]))),
+  bad('with invalid UTF-8 in NDJSON', 400, 'invalid_json', batchRaw(() => Buffer.concat([Buffer.from('{"type":"test","title":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}\n')]), { 'content-type': 'application/x-ndjson' })),
+  bad('with 100,000 items', 413, 'payload_too_large', batchRaw(() => JSON.stringify(Array.from({ length: 100_000 }, () => ({ type: 'test' }))))),
+  bad('with 100,000 NDJSON lines', 413, 'payload_too_large', batchRaw(() => '{"type":"test"}\n'.repeat(100_000), { 'content-type': 'application/x-ndjson' })),
+  bad('with a body one byte over the 16 MiB batch limit', 413, 'payload_too_large', batchRaw(() => `[${' '.repeat(BATCH_LIMIT - 1)}]`)),
+  bad('sent as text/plain', 415, 'unsupported_media_type', batchRaw(validBatch, { 'content-type': 'text/plain' })),
+  bad('sent as multipart', 415, 'unsupported_media_type', batchRaw(validBatch, { 'content-type': 'multipart/form-data; boundary=x' })),
+  bad('without a credential', 401, 'invalid_auth', batchRaw(validBatch, JSON_TYPE, 'none')),
+  bad('with a read-only key', 403, 'insufficient_scope', batchRaw(validBatch, JSON_TYPE, 'aRead')),
+  bad('with an Idempotency-Key of 257 characters', 400, 'idempotency_error', batchRaw(validBatch, { ...JSON_TYPE, 'idempotency-key': 'k'.repeat(257) })),
+];
+
+// A multipart body by hand (so the tests control every byte).
+function multipart(parts: Array<{ name: string; value: string | Buffer; fileName?: string }>, boundary = 'runledgerboundary'): { raw: Buffer; headers: Record<string, string> } {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    const disposition = `form-data; name="${p.name}"${p.fileName ? `; filename="${p.fileName}"` : ''}`;
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${p.fileName ? 'Content-Type: application/octet-stream\r\n' : ''}\r\n`));
+    chunks.push(Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { raw: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+const PNG_BYTES = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('rest of the image')]);
+const uploadOf = (fields: () => Record<string, string>, file: Buffer | null = PNG_BYTES, as?: As) => () => {
+  const parts = Object.entries(fields()).map(([name, value]) => ({ name, value }));
+  const m = multipart(file ? [...parts, { name: 'file', value: file, fileName: 'shot.png' }] : parts);
+  return { method: 'POST', path: '/api/upload', raw: m.raw, headers: m.headers, as };
+};
+const uploadFields = (extra: Record<string, string> = {}) => () => ({ type: 'screenshot', runId: F.runA, projectId: F.a.projectId, ...extra });
+const UPLOAD_CASES: Bad[] = [
+  bad('without a credential', 401, 'invalid_auth', uploadOf(uploadFields(), PNG_BYTES, 'none')),
+  bad('with a read-only key', 403, 'insufficient_scope', uploadOf(uploadFields(), PNG_BYTES, 'aRead')),
+  bad('sent as JSON', 415, 'unsupported_media_type', () => ({ method: 'POST', path: '/api/upload', body: uploadFields()() })),
+  bad('without a file', 400, 'validation_error', uploadOf(uploadFields(), null), 'file'),
+  bad('without a type', 400, 'validation_error', uploadOf(() => ({ runId: F.runA, projectId: F.a.projectId })), 'type'),
+  bad('with a ZIP named shot.png as a screenshot', 400, 'validation_error', uploadOf(uploadFields(), Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(40)])), 'file'),
+  bad('with a malformed runId', 400, 'validation_error', uploadOf(uploadFields({ runId: 'run_abc' })), 'runId'),
+  bad('with a NUL in a field', 400, 'validation_error', uploadOf(uploadFields({ runId: `${'x'}\u0000` })), 'runId'),
+  bad('for an unknown run', 404, 'not_found', uploadOf(() => ({ ...uploadFields()(), runId: newId('run') }))),
+  bad("for another project's run", 404, 'not_found', uploadOf(() => ({ ...uploadFields()(), runId: F.runB }))),
+  bad("from another project, for this project's run", 404, 'not_found', uploadOf(uploadFields(), PNG_BYTES, 'b')),
+  bad('for a deleted run', 404, 'not_found', uploadOf(() => ({ ...uploadFields()(), runId: F.runDeleted }))),
+  bad('for a test id that does not exist', 404, 'not_found', uploadOf(() => ({ ...uploadFields()(), testId: newId('test') }))),
+  bad('with a body that is not multipart at all', 400, 'validation_error', () => ({ method: 'POST', path: '/api/upload', raw: 'garbage', headers: { 'content-type': 'multipart/form-data; boundary=zz' } })),
+];
 
 // ---- the read routes
 const get = (name: string, status: number, code: ErrorCode, path: () => string, as: As = 'a', fieldName?: string | RegExp) =>
@@ -705,6 +787,10 @@ describe('with two tenants', () => {
   describe('PATCH /api/runs/:id rejects', () => rejects(PATCH_CASES));
   describe('POST /api/tests rejects', () => rejects(TEST_CASES));
   describe('POST /api/test-suites rejects', () => rejects(SUITE_CASES));
+  describe('writes to a deleted run are refused', () => rejects(DELETED_RUN_CASES));
+  describe('DELETE /api/runs/:id rejects', () => rejects(DELETE_CASES));
+  describe('POST /api/ingest/batch rejects', () => rejects(BATCH_CASES));
+  describe('POST /api/upload rejects', () => rejects(UPLOAD_CASES));
 
   describe.each(Object.entries(READ_CASES))('%s rejects', (_, cases) => rejects(cases));
   describe.each(Object.entries(ACCOUNT_CASES))('%s rejects', (_, cases) => rejects(cases));

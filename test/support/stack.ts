@@ -1,12 +1,16 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPool, type Pool } from '../../lib/pg.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka, topicEnds } from '../../lib/kafka.ts';
+import { groupIdOf } from '../../projections/registry.ts';
 import { createApp, type RunledgerApp } from '../../lib/http/app.ts';
 import { EventLog } from '../../ingest/event-log.ts';
 import { setupStores } from '../../ops/setup.ts';
@@ -51,8 +55,11 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
     // Every request of a test comes from 127.0.0.1: the login limit (10 per
     // minute per IP) would throttle the suite. Its own test sets it back.
     RUNLEDGER_AUTH_RATE_LIMIT: '1000000',
+    RUNLEDGER_BLOB_DIR: join(process.env.RUNLEDGER_BLOB_DIR ?? tmpdir(), `rl_t_${suffix}`),
   };
-  const config = loadConfig(env, opts.overrides);
+  // Tests send far more than a reporter would: no rate limit unless a test asks for one.
+  const unlimited = { windowMs: 60_000, max: Object.fromEntries(Object.keys(base.rateLimits.max).map((g) => [g, 1_000_000])) } as Config['rateLimits'];
+  const config = loadConfig(env, { rateLimits: unlimited, ...opts.overrides });
   await setupStores(config);
 
   const logger = createLogger('test', config.logLevel);
@@ -109,6 +116,7 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
       await app.close();
       await eventLog.close();
       await pool.end();
+      await rm(config.blobDir, { recursive: true, force: true });
       await ch.command(`DROP DATABASE IF EXISTS ${config.clickhouseDb}`).catch(() => undefined);
       await ch.close();
       const admin = new pg.Client({ connectionString: base.pgUrl });
@@ -126,6 +134,17 @@ export async function projectionPositions(stack: TestStack, name: ProjectionName
   if (name === 'postgres') {
     const r = await stack.pool.query(`SELECT partition, "offset" FROM projection_offsets WHERE projection = 'postgres' AND topic = $1`, [stack.config.topic]);
     return new Map(r.rows.map((x) => [Number(x.partition), Number(x.offset)]));
+  }
+  if (name === 'blobs') {
+    // No store of its own: how far it got is its committed consumer offset.
+    const admin = stack.kafka.admin();
+    await admin.connect();
+    try {
+      const [topic] = await admin.fetchOffsets({ groupId: groupIdOf(stack.config, 'blobs'), topics: [stack.config.topic] });
+      return new Map((topic?.partitions ?? []).map((p) => [p.partition, Number(p.offset) - 1]));
+    } finally {
+      await admin.disconnect();
+    }
   }
   const rows = await stack.ch.select<{ p: number; o: string }>(
     `SELECT partition AS p, toString(max(offset)) AS o FROM projection_offsets_v1 WHERE projection = 'clickhouse' GROUP BY partition`,

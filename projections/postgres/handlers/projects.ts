@@ -1,6 +1,5 @@
 import type { PoolClient } from '../../../lib/pg.ts';
 import type { EventOf } from '../../../schemas/events.ts';
-import { deleteProjectBlobs } from '../../blob-cleanup.ts';
 import type { Outcome } from '../outcome.ts';
 import { PROJECT_READ_MODELS } from '../read-models.ts';
 
@@ -15,8 +14,7 @@ export async function projectDeleted(tx: PoolClient, e: EventOf<'project.deleted
     'INSERT INTO project_tombstones (project_id, deleted_at) VALUES ($1, $2) ON CONFLICT (project_id) DO NOTHING',
     [projectId, e.data.deletedAt],
   );
-  const blobs = await tx.query('SELECT storage_key FROM artifacts WHERE project_id = $1 ORDER BY id', [projectId]);
-  await deleteProjectBlobs(projectId, blobs.rows.map((r) => r.storage_key as string));
+  // The project's artifact files are removed by projections/blobs.
   await tx.query('DELETE FROM test_steps WHERE test_id IN (SELECT id FROM tests WHERE project_id = $1)', [projectId]);
   for (const table of PROJECT_READ_MODELS) await tx.query(`DELETE FROM ${table} WHERE project_id = $1`, [projectId]);
   return { kind: 'ok' };

@@ -1,0 +1,192 @@
+import type { Context } from 'koa';
+import { derivedId, newId } from '../lib/ids.ts';
+import { AppError, notFound } from '../lib/errors.ts';
+import type { Pool } from '../lib/pg.ts';
+import { authorize, principalOf, type Asked, type Principal } from '../lib/http/auth.ts';
+import type { RunCreateBody, RunPatchBody, SuiteCreateBody, TestCreateBody } from '../schemas/api.ts';
+import type { Event } from '../schemas/events.ts';
+import { actorOf, makeEvent } from './events.ts';
+import { runContext, runRegistry, type RegisteredRun } from './run-registry.ts';
+
+// The write commands behind both the single routes and the batch endpoint:
+// validate against the write-side state, build the events, and say how to undo
+// the write-side state if the events never reach the log. Nothing here appends.
+
+export type Planned = {
+  events: Event[];
+  // The answer: what the single route responds, and the batch's per-item result.
+  result: Record<string, unknown>;
+  undo?: () => Promise<void>;
+};
+
+const TERMINAL = new Set(['passed', 'failed', 'cancelled']);
+
+// One request's view of the write side: who calls, when, and what it already
+// looked up (a batch touches the same project and runs many times).
+export class WriteScope {
+  readonly now = new Date().toISOString();
+  readonly principal: Principal;
+  private projects = new Set<string>();
+  private runs = new Map<string, RegisteredRun>();
+
+  constructor(readonly pool: Pool, private ctx: Context) {
+    this.principal = principalOf(ctx);
+  }
+
+  // `asked` is what the caller named: another project's resource answers 404
+  // worded exactly like an unknown id of that kind.
+  async authorizeProject(projectId: string, asked?: Asked): Promise<void> {
+    if (this.projects.has(projectId)) return;
+    await authorize(this.pool, this.principal, projectId, 'ingest', asked);
+    this.projects.add(projectId);
+  }
+
+  // A run the caller may write to: exists, same project, not deleted.
+  async writableRun(runId: string, projectId?: string): Promise<RegisteredRun> {
+    let run = this.runs.get(runId);
+    if (!run) {
+      run = await runRegistry.find(this.pool, runId);
+      if (run) this.runs.set(runId, run);
+    }
+    if (!run || (projectId && run.project_id !== projectId)) throw notFound('run', runId);
+    await this.authorizeProject(run.project_id, { kind: 'run', id: runId });
+    if (run.deleted_at) throw notFound('run', runId);
+    return run;
+  }
+
+  remember(run: RegisteredRun): void {
+    this.runs.set(run.id, run);
+  }
+
+  forgetRun(runId: string): void {
+    this.runs.delete(runId);
+  }
+
+  event<T extends Event['type']>(type: T, projectId: string, runId: string, data: Extract<Event, { type: T }>['data']): Event {
+    return makeEvent(type, {
+      projectId, runId, now: this.now, actor: actorOf(this.principal), correlationId: (this.ctx.state.requestId as string) ?? null, data,
+    } as never);
+  }
+}
+
+export async function createRun(scope: WriteScope, body: RunCreateBody): Promise<Planned> {
+  await scope.authorizeProject(body.projectId);
+  const { projectId, ...fields } = body;
+  const fresh = { id: newId('run'), projectId, branch: body.branch, commitSha: body.commitSha, createdAt: scope.now };
+  let run: RegisteredRun;
+  let undo: () => Promise<void>;
+  if (body.ciBuildId && body.shardTotal && body.shardTotal > 1) {
+    // Shards of one build merge into one run (docs/ingest.md).
+    const joined = await runRegistry.registerShard(scope.pool, { ...fresh, ciBuildId: body.ciBuildId, shardTotal: body.shardTotal, shardCurrent: body.shardCurrent });
+    run = joined.run;
+    if (run.deleted_at) {
+      throw new AppError('conflict', 'the run of this CI build was deleted; report the shards under a new ciBuildId', { runId: run.id, ciBuildId: body.ciBuildId });
+    }
+    undo = () => runRegistry.forget(scope.pool, run.id, joined.shard);
+  } else {
+    run = await runRegistry.register(scope.pool, fresh);
+    undo = () => runRegistry.forget(scope.pool, run.id);
+  }
+  scope.remember(run);
+  // Every shard appends run.created for the one run id (with its own shard
+  // fields); projections keep the first. Whichever reaches the log creates it.
+  const createdAt = run.created_at.toISOString();
+  const event = scope.event('run.created', projectId, run.id, { id: run.id, ...fields, createdAt });
+  return {
+    events: [event],
+    result: { id: run.id, projectId, ...fields, createdAt, updatedAt: scope.now },
+    undo: async () => {
+      scope.forgetRun(run.id);
+      await undo();
+    },
+  };
+}
+
+export type PatchPlanned = Planned & { finishedWithoutStats: boolean };
+
+export async function updateRun(scope: WriteScope, runId: string, body: RunPatchBody): Promise<PatchPlanned> {
+  const run = await scope.writableRun(runId);
+  const { status, duration, shardCurrent, ...given } = body;
+  const stats = Object.keys(given).length ? given : null;
+  let data = { id: runId, status: status ?? null, stats, duration: duration ?? null, updatedAt: scope.now, run: runContext(run) } as Extract<Event, { type: 'run.updated' }>['data'];
+  let shard: Record<string, unknown> | undefined;
+  // A shard of a merged run reports for itself: its status and stats count
+  // towards the run's only once every shard finished.
+  if (run.shard_total && (status || stats || duration !== undefined)) {
+    const outcome = await runRegistry.reportShard(scope.pool, run, { shard: shardCurrent, status: status ?? null, stats, duration: duration ?? null, at: scope.now });
+    data = { ...data, status: outcome.status, stats: outcome.stats, duration: outcome.duration, shard: outcome.shard };
+    shard = { ...outcome.shard, finished: outcome.finished };
+  }
+  const effective = data.status ?? (shard ? 'running' : null);
+  const s = data.stats ?? {};
+  return {
+    events: [scope.event('run.updated', run.project_id, runId, data)],
+    result: {
+      id: runId, status: effective,
+      totalTests: s.totalTests ?? null, passedTests: s.passedTests ?? null, failedTests: s.failedTests ?? null,
+      skippedTests: s.skippedTests ?? null, flakyTests: s.flakyTests ?? null,
+      duration: data.duration, updatedAt: scope.now, ...(shard ? { shard } : {}),
+    },
+    finishedWithoutStats: !!data.status && TERMINAL.has(data.status) && !data.stats,
+  };
+}
+
+// Deleting data takes a full-scope key or an admin of the project's team.
+export async function deleteRun(scope: WriteScope, runId: string): Promise<Planned> {
+  const run = await scope.writableRun(runId);
+  const p = scope.principal;
+  if (p.kind === 'api_key' && p.scope !== 'full') {
+    throw new AppError('insufficient_scope', 'deleting a run takes an API key of scope full', { required: 'full' });
+  }
+  if (p.kind === 'user') await authorize(scope.pool, p, run.project_id, 'manage', { kind: 'run', id: runId });
+  if (!(await runRegistry.markDeleted(scope.pool, runId, scope.now))) throw notFound('run', runId);
+  scope.forgetRun(runId);
+  return {
+    events: [scope.event('run.deleted', run.project_id, runId, { id: runId, deletedAt: scope.now })],
+    result: { success: true, message: 'Run deleted successfully' },
+    undo: () => runRegistry.unmarkDeleted(scope.pool, runId),
+  };
+}
+
+export async function reportTest(scope: WriteScope, body: TestCreateBody): Promise<Planned> {
+  await scope.authorizeProject(body.projectId);
+  const run = await scope.writableRun(body.runId, body.projectId);
+  const testId = newId('test');
+  // `flaky` and isFlaky say the same thing: passed after a failed attempt.
+  const isFlaky = body.isFlaky || body.status === 'flaky';
+  const status = isFlaky && body.status === 'passed' ? 'flaky' : body.status;
+  const { projectId, runId, ...fields } = body;
+  const testCaseId = derivedId('testCase', projectId, body.filePath, body.fullTitle, body.variant);
+  const event = scope.event('test.reported', projectId, runId, {
+    ...fields,
+    id: testId, runId, testCaseId, status, isFlaky,
+    suiteId: body.suiteId, lineNumber: body.lineNumber, error: body.error,
+    startedAt: body.startedAt ?? scope.now, createdAt: scope.now, run: runContext(run),
+  });
+  return {
+    events: [event],
+    result: {
+      id: testId, runId, projectId, testCaseId, title: body.title, fullTitle: body.fullTitle,
+      status, duration: body.duration, isFlaky, createdAt: scope.now,
+    },
+  };
+}
+
+// Upsert by title + file path within the run: the same pair is the same suite.
+export const suiteIdOf = (runId: string, filePath: string | null, title: string) => derivedId('suite', runId, filePath ?? '', title);
+
+export async function reportSuite(scope: WriteScope, body: SuiteCreateBody): Promise<Planned> {
+  await scope.authorizeProject(body.projectId);
+  await scope.writableRun(body.runId, body.projectId);
+  const suiteId = suiteIdOf(body.runId, body.filePath, body.title);
+  const event = scope.event('suite.reported', body.projectId, body.runId, {
+    id: suiteId, runId: body.runId, title: body.title, filePath: body.filePath, parentSuiteId: body.parentSuiteId, reportedAt: scope.now,
+  });
+  return {
+    events: [event],
+    result: {
+      id: suiteId, runId: body.runId, projectId: body.projectId, title: body.title, filePath: body.filePath,
+      parentSuiteId: body.parentSuiteId, createdAt: scope.now,
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import Router from '@koa/router';
+import { AppError, notFound } from '../../lib/errors.ts';
+import { parse } from '../../lib/http/errors.ts';
+import { authorize, principalOf } from '../../lib/http/auth.ts';
+import type { AppDeps } from '../../lib/http/app.ts';
+import { id } from '../../schemas/common.ts';
+import { isBlobKey } from '../../ingest/blob-store.ts';
+import { MIME_BY_EXT } from '../../ingest/file-formats.ts';
+import { ARTIFACT_URL_PREFIX, signArtifactUrl, verifyArtifactUrl } from '../../ingest/signed-urls.ts';
+
+type ArtifactRow = {
+  id: string; run_id: string; project_id: string; test_id: string | null; type: string; file_name: string; file_size: number;
+  mime_type: string; storage_key: string; sha256: string; created_at: Date;
+};
+
+// Artifact files behind signed URLs (no credential: the signature is the
+// credential), and artifact metadata with a fresh URL for API callers.
+export function artifactFilesRouter({ config, blobs }: AppDeps): Router {
+  const router = new Router();
+  router.get(`${ARTIFACT_URL_PREFIX}:projectId/:runId/:file`, async (ctx) => {
+    const key = `${ctx.params.projectId}/${ctx.params.runId}/${ctx.params.file}`;
+    const verdict = isBlobKey(key)
+      ? verifyArtifactUrl(config.blobSigningSecret, key, ctx.query.expires, ctx.query.token)
+      : { ok: false as const, reason: 'invalid_signature' as const };
+    if (!verdict.ok) {
+      throw new AppError('forbidden', verdict.reason === 'expired' ? 'this artifact URL has expired; ask the API for a new one' : 'this artifact URL is not valid', { reason: verdict.reason });
+    }
+    const blob = await blobs.get(key);
+    if (!blob) throw notFound('artifact');
+    const ext = key.slice(key.lastIndexOf('.') + 1);
+    const type = MIME_BY_EXT[ext] ?? 'application/octet-stream';
+    ctx.type = type;
+    ctx.length = blob.size;
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Content-Security-Policy', "sandbox; default-src 'none'");
+    ctx.set('Cache-Control', 'private, max-age=300');
+    ctx.set('Content-Disposition', `${type.startsWith('image/') || type.startsWith('video/') ? 'inline' : 'attachment'}; filename="${ctx.params.file}"`);
+    ctx.body = blob.stream;
+  });
+  return router;
+}
+
+export function artifactsRouter({ pool, config }: AppDeps): Router {
+  const router = new Router();
+  router.get('/api/artifacts/:id', async (ctx) => {
+    const artifactId = parse(id('artifact'), ctx.params.id);
+    const row: ArtifactRow | undefined = (await pool.query('SELECT * FROM artifacts WHERE id = $1', [artifactId])).rows[0];
+    if (!row) throw notFound('artifact', artifactId);
+    await authorize(pool, principalOf(ctx), row.project_id, 'read');
+    const signed = signArtifactUrl(config.publicUrl ?? `${ctx.protocol}://${ctx.host}`, config.blobSigningSecret, row.storage_key, config.blobUrlTtlSeconds);
+    ctx.body = {
+      id: row.id, runId: row.run_id, testId: row.test_id, type: row.type, fileName: row.file_name, fileSize: Number(row.file_size),
+      mimeType: row.mime_type, sha256: row.sha256, ...signed, createdAt: row.created_at.toISOString(),
+    };
+  });
+  return router;
+}
