@@ -46,7 +46,7 @@ export function artifactsRouter({ pool, config }: AppDeps): Router {
     const artifactId = parse(id('artifact'), ctx.params.id);
     const row: ArtifactRow | undefined = (await pool.query('SELECT * FROM artifacts WHERE id = $1', [artifactId])).rows[0];
     if (!row) throw notFound('artifact', artifactId);
-    await authorize(pool, principalOf(ctx), row.project_id, 'read');
+    await authorize(pool, principalOf(ctx), row.project_id, 'read', { kind: 'artifact', id: artifactId });
     const signed = signArtifactUrl(config.publicUrl ?? `${ctx.protocol}://${ctx.host}`, config.blobSigningSecret, row.storage_key, config.blobUrlTtlSeconds);
     ctx.body = {
       id: row.id, runId: row.run_id, testId: row.test_id, type: row.type, fileName: row.file_name, fileSize: Number(row.file_size),

@@ -10,6 +10,7 @@ import {
 } from '../support/route-fixtures.ts';
 import { mountedRoutes, type MountedRoute } from '../../lib/http/routes.ts';
 import { ErrorBody } from '../../schemas/api.ts';
+import { ERROR_CODES } from '../../lib/errors.ts';
 
 // Isolation: two teams, two projects each, an API key of every scope on every
 // project and a user of every role in every team (plus a user in no team and
@@ -111,12 +112,17 @@ beforeAll(async () => {
       const suite = await api.post('/api/test-suites', { runId: run.body.id, projectId, title: marker, filePath: 'x.spec.ts' });
       const test = await api.post('/api/tests', testBody(projectId, run.body.id, 1, { title: marker, suiteId: suite.body.id }));
       expect([run.status, suite.status, test.status]).toEqual([201, 201, 201]);
+      const form = new FormData();
+      for (const [k, v] of [['type', 'screenshot'], ['runId', run.body.id], ['projectId', projectId]]) form.append(k!, v!);
+      form.append('file', new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0])]), `${marker}.png`);
+      const artifact = await fetch(`${base}/api/upload`, { method: 'POST', body: form, headers: { 'x-api-key': keys.full.key } });
+      expect(artifact.status).toBe(201);
       const refs: ProjectRefs = {
         projectId, teamId, runId: run.body.id, testId: test.body.id, testCaseId: test.body.testCaseId, suiteId: suite.body.id,
-        keyId: keys.read.id, marker,
+        keyId: keys.read.id, artifactId: (await artifact.json()).id, marker,
       };
       projectRefs.push(refs);
-      const own = [marker, projectId, refs.runId, refs.testId, refs.testCaseId, refs.suiteId, ...SCOPES.map((sc) => keys[sc].id)];
+      const own = [marker, projectId, refs.runId, refs.testId, refs.testCaseId, refs.suiteId, refs.artifactId, ...SCOPES.map((sc) => keys[sc].id)];
       add(...own);
       for (const scope of SCOPES) {
         credentials.push({
@@ -151,6 +157,10 @@ beforeAll(async () => {
   world = {
     unique,
     fresh: {
+      run: async (projectId) => {
+        const owner = teamRefs.find((t) => t.teamId === projectRefs.find((p) => p.projectId === projectId)!.teamId)!.ownerToken;
+        return (await as(owner).post('/api/runs', runBody(projectId))).body.id;
+      },
       project: async (teamId) => {
         const owner = teamRefs.find((t) => t.teamId === teamId)!.ownerToken;
         return (await as(owner).post('/api/projects', { teamId, name: `doomed ${unique()}` })).body.id;
@@ -188,6 +198,8 @@ function expected(f: RouteFixture, c: Cred, target: ProjectRefs | TeamRefs | nul
       return 'allow';
     case 'project': {
       const t = target as ProjectRefs;
+      const override = f.expect?.(c, t);
+      if (override) return override;
       if (c.kind === 'key') {
         if (c.projectId !== t.projectId) return denied(404);
         const need = NEEDS[f.requires].scope;
@@ -223,7 +235,19 @@ function pathOf(route: MountedRoute, call: Call): string {
 
 async function send(route: MountedRoute, call: Call, headers: Record<string, string>): Promise<Res> {
   calls++;
-  return request(stack.url, route.method, pathOf(route, call), { body: call.body, headers });
+  if (!call.form) return request(stack.url, route.method, pathOf(route, call), { body: call.body, headers });
+  const form = new FormData();
+  for (const [k, v] of Object.entries(call.form)) form.append(k, v);
+  const res = await fetch(stack.url + pathOf(route, call), { method: route.method, body: form, headers });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
+}
+
+// A batch's one item, judged as if it had been its own request.
+function asItem(res: Res): Res {
+  const item = res.status === 200 ? res.body?.results?.[0] : undefined;
+  if (!item || item.status === 'accepted') return res;
+  return { ...res, status: ERROR_CODES[item.error.code as keyof typeof ERROR_CODES] ?? 500, body: { error: item.error } };
 }
 
 // A finding for one call, or null.
@@ -293,7 +317,8 @@ describe('every route, with every credential, against every project and team', (
           const refs = want === 'allow' && f.fresh ? { ...(t as TeamRefs), ...(await f.fresh(t as TeamRefs, world)) } : t as TeamRefs;
           call = f.call(refs, world);
         }
-        const res = await send(route!, call, c.headers);
+        const sent = await send(route!, call, c.headers);
+        const res = f.target === 'project' && f.perItem ? asItem(sent) : sent;
         const finding = check(res, want, c.visible, JSON.stringify(call));
         const on = t ? ('runId' in t ? `project ${projectRefs.indexOf(t)}` : `team ${teamRefs.indexOf(t)}`) : 'itself';
         if (finding) findings.push(`${c.label} → ${on}: ${finding}`);

@@ -11,7 +11,7 @@ export type Requirement = 'read' | 'ingest' | 'manage' | 'manage_keys' | 'own';
 
 export type ProjectRefs = {
   projectId: string; teamId: string; runId: string; testId: string; testCaseId: string; suiteId: string;
-  keyId: string; marker: string;
+  keyId: string; artifactId: string; marker: string;
 };
 export type TeamRefs = { teamId: string; teamName: string; memberId: string; invitationId: string; invitationToken: string; projectId: string; ownerToken: string };
 
@@ -23,10 +23,12 @@ export type Fresh = {
   member(teamId: string): Promise<string>;
   invitation(teamId: string): Promise<string>;
   team(ownerToken: string): Promise<string>;
+  run(projectId: string): Promise<string>;
 };
 export type World = { fresh: Fresh; unique(): string };
 
-export type Call = { params?: Record<string, string>; query?: string; body?: unknown };
+// `form` sends multipart/form-data instead of a JSON body.
+export type Call = { params?: Record<string, string>; query?: string; body?: unknown; form?: Record<string, string | Blob> };
 export type Cred = { kind: 'key'; projectId: string; teamId: string; scope: 'full' | 'ingest' | 'read' }
   | { kind: 'user'; roles: Record<string, 'owner' | 'admin' | 'member' | 'viewer'>; instanceAdmin: boolean };
 export type Outcome = 'allow' | { status: number; code: string };
@@ -35,7 +37,11 @@ export type RouteFixture =
   | { target: 'open'; call(): Call; expect: { status: number; code?: string } }
   | {
     target: 'project'; requires: Requirement;
+    // a batch answers 200 with a result per item: its one item's result is judged
+    perItem?: boolean;
     call(t: ProjectRefs, w: World): Call;
+    // an answer that does not depend on the target project, so confirms nothing about it
+    expect?(c: Cred, t: ProjectRefs): Outcome | undefined;
     // for allowed calls that destroy their target: refs of a throwaway one
     fresh?(t: ProjectRefs, w: World): Promise<Partial<ProjectRefs>>;
   }
@@ -65,6 +71,25 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
 
   // ---- ingest
   'POST /api/runs': { target: 'project', requires: 'ingest', call: (t) => ({ body: runBody(t.projectId, { runTitle: t.marker }) }) },
+  'DELETE /api/runs/:id': {
+    target: 'project', requires: 'manage', call: (t) => id(t.runId),
+    fresh: async (t, w) => ({ runId: await w.fresh.run(t.projectId) }),
+  },
+  'POST /api/ingest/batch': {
+    target: 'project', requires: 'ingest', perItem: true,
+    // a read key can ingest into no project: the whole batch is refused up front
+    expect: (c) => (c.kind === 'key' && c.scope === 'read' ? { status: 403, code: 'insufficient_scope' } : undefined),
+    call: (t) => ({ body: [{ type: 'test', ...testBody(t.projectId, t.runId, 2, { title: t.marker }) }] }),
+  },
+  'POST /api/upload': {
+    target: 'project', requires: 'ingest',
+    call: (t) => ({ form: { type: 'screenshot', runId: t.runId, projectId: t.projectId, file: new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0])]) } }),
+  },
+  'GET /api/artifacts/:id': { target: 'project', requires: 'read', call: (t) => id(t.artifactId) },
+  'GET /artifacts/:projectId/:runId/:file': {
+    target: 'open', expect: { status: 403, code: 'forbidden' },
+    call: () => ({ params: { projectId: 'proj_x', runId: 'run_x', file: 'a.png' }, query: 'expires=1&token=forged' }),
+  },
   'PATCH /api/runs/:id': { target: 'project', requires: 'ingest', call: (t) => ({ ...id(t.runId), body: { totalTests: 1 } }) },
   'POST /api/tests': { target: 'project', requires: 'ingest', call: (t) => ({ body: testBody(t.projectId, t.runId, 1, { title: t.marker }) }) },
   'POST /api/test-suites': { target: 'project', requires: 'ingest', call: (t) => ({ body: { runId: t.runId, projectId: t.projectId, title: t.marker, filePath: 'a.spec.ts' } }) },
