@@ -35,7 +35,7 @@ export const LoginBody = z.object({ email: z.email().max(320), password: z.strin
 export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });
 export const AuthResponse = z.object({ token: z.string(), user: User });
 
-// ---- teams, projects, api keys (the part needed to ingest; grows in the access issue)
+// ---- teams, projects, api keys: the create bodies; the rest of the access model is in schemas/accounts.ts
 export const Name = z.string().trim().min(1).max(200);
 export const TeamCreateBody = z.object({ name: Name });
 export const Team = z.object({ id: z.string(), name: z.string(), createdAt: isoDate });
