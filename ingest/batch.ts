@@ -8,7 +8,7 @@ import type { AppDeps } from '../lib/http/app.ts';
 import { BatchItem } from '../schemas/batch.ts';
 import type { Event } from '../schemas/events.ts';
 import { formatPosition, type EventLog } from './event-log.ts';
-import { createRun, reportSuite, reportTest, updateRun, WriteScope, type Planned } from './commands.ts';
+import { createRun, reportSuite, reportTest, testReport, updateRun, WriteScope, type Planned } from './commands.ts';
 
 export const BATCH_PATH = '/api/ingest/batch';
 
@@ -207,7 +207,11 @@ async function plan(scope: WriteScope, item: BatchItem, refs: Refs): Promise<Omi
     case 'test': {
       const { type, suiteRef, runRef, ...body } = item;
       const suiteId = suiteRef !== undefined ? resolveRef(refs.suites, suiteRef, 'suiteRef', 'suite') : body.suiteId;
-      const planned = await reportTest(scope, { ...body, ...(await runOf({ ...body, runRef })), suiteId });
+      const runId = runRef !== undefined ? resolveRef(refs.runs, runRef, 'runRef', 'run') : body.runId!;
+      const known = scope.knownWritableRun(runId, body.projectId);
+      const planned = known
+        ? testReport(scope, { ...body, runId, projectId: known.project_id, suiteId }, known)
+        : await reportTest(scope, { ...body, ...(await runOf({ ...body, runRef })), suiteId });
       return { planned, type, id: planned.result.id as string };
     }
     case 'run-update': {

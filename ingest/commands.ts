@@ -28,9 +28,14 @@ export class WriteScope {
   readonly principal: Principal;
   private projects = new Set<string>();
   private runs = new Map<string, RegisteredRun>();
+  private contexts = new Map<string, ReturnType<typeof runContext>>();
+  private actor: ReturnType<typeof actorOf>;
+  private correlationId: string | null;
 
-  constructor(readonly pool: Pool, private ctx: Context) {
+  constructor(readonly pool: Pool, ctx: Context) {
     this.principal = principalOf(ctx);
+    this.actor = actorOf(this.principal);
+    this.correlationId = (ctx.state.requestId as string) ?? null;
   }
 
   // `asked` is what the caller named: another project's resource answers 404
@@ -54,6 +59,14 @@ export class WriteScope {
     return run;
   }
 
+  // The run, when this request already found it writable for the caller (a
+  // batch's many results for one run take this path, without a round trip).
+  knownWritableRun(runId: string, projectId?: string): RegisteredRun | null {
+    const run = this.runs.get(runId);
+    if (!run || run.deleted_at || !this.projects.has(run.project_id) || (projectId && run.project_id !== projectId)) return null;
+    return run;
+  }
+
   remember(run: RegisteredRun): void {
     this.runs.set(run.id, run);
   }
@@ -62,10 +75,14 @@ export class WriteScope {
     this.runs.delete(runId);
   }
 
+  runContext(run: RegisteredRun): ReturnType<typeof runContext> {
+    let c = this.contexts.get(run.id);
+    if (!c) this.contexts.set(run.id, (c = runContext(run)));
+    return c;
+  }
+
   event<T extends Event['type']>(type: T, projectId: string, runId: string, data: Extract<Event, { type: T }>['data']): Event {
-    return makeEvent(type, {
-      projectId, runId, now: this.now, actor: actorOf(this.principal), correlationId: (this.ctx.state.requestId as string) ?? null, data,
-    } as never);
+    return makeEvent(type, { projectId, runId, now: this.now, actor: this.actor, correlationId: this.correlationId, data } as never);
   }
 }
 
@@ -150,18 +167,24 @@ export async function deleteRun(scope: WriteScope, runId: string): Promise<Plann
 
 export async function reportTest(scope: WriteScope, body: TestCreateBody): Promise<Planned> {
   await scope.authorizeProject(body.projectId);
-  const run = await scope.writableRun(body.runId, body.projectId);
+  return testReport(scope, body, await scope.writableRun(body.runId, body.projectId));
+}
+
+// For a run already known writable: no await in between.
+export function testReport(scope: WriteScope, body: TestCreateBody, run: RegisteredRun): Planned {
   const testId = newId('test');
   // `flaky` and isFlaky say the same thing: passed after a failed attempt.
   const isFlaky = body.isFlaky || body.status === 'flaky';
   const status = isFlaky && body.status === 'passed' ? 'flaky' : body.status;
-  const { projectId, runId, ...fields } = body;
+  const { projectId, runId } = body;
   const testCaseId = derivedId('testCase', projectId, body.filePath, body.fullTitle, body.variant);
+  // Field by field rather than spread: one object shape for every result, which
+  // a batch of thousands builds and serializes markedly faster.
   const event = scope.event('test.reported', projectId, runId, {
-    ...fields,
-    id: testId, runId, testCaseId, status, isFlaky,
-    suiteId: body.suiteId, lineNumber: body.lineNumber, error: body.error,
-    startedAt: body.startedAt ?? scope.now, createdAt: scope.now, run: runContext(run),
+    id: testId, runId, testCaseId, suiteId: body.suiteId, title: body.title, fullTitle: body.fullTitle, filePath: body.filePath,
+    lineNumber: body.lineNumber, variant: body.variant, status, duration: body.duration, retries: body.retries, attempt: body.attempt,
+    isFlaky, tags: body.tags, annotations: body.annotations, error: body.error, steps: body.steps, attempts: body.attempts,
+    stdout: body.stdout, stderr: body.stderr, startedAt: body.startedAt ?? scope.now, createdAt: scope.now, run: scope.runContext(run),
   });
   return {
     events: [event],

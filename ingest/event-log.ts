@@ -2,6 +2,7 @@ import CircuitBreaker from 'opossum';
 import { Partitioners, type Kafka, type PartitionMetadata, type Producer } from 'kafkajs';
 import { AppError } from '../lib/errors.ts';
 import { Event, partitionKey } from '../schemas/events.ts';
+import { metrics } from '../lib/metrics.ts';
 
 export type Position = { partition: number; offset: number };
 type Message = { key: string; value: string; headers: Record<string, string> };
@@ -47,9 +48,13 @@ export class EventLog {
     const positions = new Map<number, number>();
     let appended = 0;
     for (const chunk of chunks(this.messagesOf(events))) {
+      const produced = metrics.produceDuration.startTimer();
       try {
         for (const p of await this.breaker.fire(chunk)) positions.set(p.partition, Math.max(p.offset, positions.get(p.partition) ?? -1));
+        produced({ outcome: 'ok' });
+        for (const msg of chunk) metrics.ingestEvents.inc({ type: msg.headers['event-type'] });
       } catch (err) {
+        produced({ outcome: 'error' });
         const error = isTooLarge(err)
           ? new AppError('payload_too_large', 'the event is larger than the log accepts')
           : new AppError('unavailable', 'the event log is unavailable, nothing was stored; retry later', {

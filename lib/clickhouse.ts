@@ -1,4 +1,8 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { metrics, timed } from './metrics.ts';
+
+const observe = (op: string) => (seconds: number, outcome: string) =>
+  metrics.dbDuration.observe({ store: 'clickhouse', op, outcome }, seconds);
 
 // ClickHouse must work on 18.16 (tests here) and 24.x (production); see
 // docs/clickhouse.md. 18.16 has no server-side query parameters, so every literal
@@ -45,27 +49,29 @@ export class ClickHouse {
     return new ClickHouse(client, database);
   }
 
-  async select<T>(query: string): Promise<T[]> {
-    const rs = await this.client.query({ query, format: 'JSONEachRow', clickhouse_settings: { wait_end_of_query: 1 } });
-    return rs.json<T>();
+  select<T>(query: string): Promise<T[]> {
+    return timed(observe('select'), async () => {
+      const rs = await this.client.query({ query, format: 'JSONEachRow', clickhouse_settings: { wait_end_of_query: 1 } });
+      return rs.json<T>();
+    });
   }
 
   async insert(table: string, values: readonly object[]): Promise<void> {
     if (values.length === 0) return;
-    await this.client.insert({
+    await timed(observe('insert'), () => this.client.insert({
       table: sql.ident(table),
       values: values as object[],
       format: 'JSONEachRow',
       clickhouse_settings: { input_format_skip_unknown_fields: 1, date_time_input_format: 'best_effort' },
-    });
+    }));
   }
 
   async command(query: string): Promise<void> {
     const legacy = await this.isLegacy();
-    await this.client.command({
+    await timed(observe('command'), () => this.client.command({
       query,
       clickhouse_settings: legacy ? ({ allow_experimental_low_cardinality_type: 1 } as Record<string, number>) : {},
-    });
+    }));
   }
 
   async isLegacy(): Promise<boolean> {

@@ -50,7 +50,16 @@ const Env = z.object({
   // Where clients reach the API, for signed artifact URLs; the request's own origin when unset.
   RUNLEDGER_PUBLIC_URL: z.url().optional(),
   ...rateLimitEnv(),
+  // A projector's own Prometheus endpoint (0 = off); the API serves /metrics on its port.
+  RUNLEDGER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  // Projectors record that their loop is alive at most this often (consumer_heartbeats).
+  RUNLEDGER_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
+  // /health/deep calls a projection with lag and no heartbeat this recent unhealthy.
+  RUNLEDGER_HEARTBEAT_STALE_MS: z.coerce.number().int().min(500).default(60_000),
 });
+
+// Every variable this module reads (docs/operations.md must list exactly these).
+export const ENV_VARIABLES: readonly string[] = Object.keys(Env.shape);
 
 export type RateLimits = { windowMs: number; max: Record<RateLimitGroup, number> };
 
@@ -93,6 +102,9 @@ export type Config = {
   blobUrlTtlSeconds: number;
   publicUrl: string | null;
   rateLimits: RateLimits;
+  metricsPort: number;
+  heartbeatIntervalMs: number;
+  heartbeatStaleMs: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -129,6 +141,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       windowMs: e.RUNLEDGER_RATE_LIMIT_WINDOW_MS as number,
       max: Object.fromEntries(Object.keys(RATE_LIMIT_DEFAULTS).map((g) => [g, e[`RUNLEDGER_RATE_LIMIT_${g.toUpperCase()}`] as number])) as Record<RateLimitGroup, number>,
     },
+    metricsPort: e.RUNLEDGER_METRICS_PORT,
+    heartbeatIntervalMs: e.RUNLEDGER_HEARTBEAT_INTERVAL_MS,
+    heartbeatStaleMs: e.RUNLEDGER_HEARTBEAT_STALE_MS,
     ...overrides,
   };
 }

@@ -8,6 +8,7 @@ import { PostgresProjection } from './postgres/projector.ts';
 import { ClickHouseProjection } from './clickhouse/projector.ts';
 import { BlobsProjection } from './blobs/projector.ts';
 import { LocalBlobStore } from '../ingest/blob-store.ts';
+import { Heartbeat } from './kafka/heartbeat.ts';
 
 export const PROJECTION_NAMES = ['postgres', 'clickhouse', 'blobs'] as const;
 export type ProjectionName = (typeof PROJECTION_NAMES)[number];
@@ -18,16 +19,20 @@ export const groupIdOf = (config: Config, name: ProjectionName) => `${config.con
 export async function startProjection(name: ProjectionName, config: Config, logger: Logger): Promise<RunningConsumer> {
   let projection: Projection;
   let fetch: { minBytes: number; maxWaitTimeInMs: number };
+  // Every projector reports its liveness to Postgres (consumer_heartbeats).
+  const pool = createPool(config.pgUrl, name === 'postgres' ? 5 : 1);
+  const heartbeat = new Heartbeat(pool, name, config.heartbeatIntervalMs, logger);
   if (name === 'postgres') {
-    const pool = createPool(config.pgUrl, 4);
     projection = Object.assign(new PostgresProjection(pool, logger), { close: () => pool.end() });
     fetch = { minBytes: 1, maxWaitTimeInMs: 100 };
   } else if (name === 'blobs') {
-    projection = new BlobsProjection(new LocalBlobStore(config.blobDir), logger);
+    projection = Object.assign(new BlobsProjection(new LocalBlobStore(config.blobDir), logger), { close: () => pool.end() });
     fetch = { minBytes: 1, maxWaitTimeInMs: 500 };
   } else {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
-    projection = Object.assign(new ClickHouseProjection(ch, config.topic, logger), { close: () => ch.close() });
+    projection = Object.assign(new ClickHouseProjection(ch, config.topic, logger), {
+      close: () => Promise.all([ch.close(), pool.end()]).then(() => undefined),
+    });
     // Bigger, rarer inserts: ClickHouse wants about one insert per second per table.
     fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
   }
@@ -39,6 +44,7 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     projection,
     logger,
     sessionTimeoutMs: config.consumerSessionTimeoutMs,
+    heartbeat,
     ...fetch,
   });
 }

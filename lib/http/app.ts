@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import type { EventLog } from '../../ingest/event-log.ts';
 import { errorMiddleware } from './errors.ts';
 import { jsonBody } from './body.ts';
+import { observeRequests } from './observe.ts';
 import { authenticate } from './auth.ts';
 import { KeyUsage } from './key-usage.ts';
 import { rateLimit } from './rate-limit.ts';
@@ -87,6 +88,7 @@ export function createApp(services: ServiceDeps): RunledgerApp {
     ctx.set('X-Request-Id', ctx.state.requestId);
     await next();
   });
+  app.use(observeRequests(logger));
   app.use(errorMiddleware(logger));
   const body = jsonBody(config.bodyLimitBytes, {
     [BATCH_PATH]: { limitBytes: config.batchBodyLimitBytes, ndjson: true },

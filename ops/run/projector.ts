@@ -3,6 +3,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { PROJECTION_NAMES, startProjection, type ProjectionName } from '../../projections/registry.ts';
 import { onShutdown } from './shutdown.ts';
+import { serveMetrics } from '../../lib/metrics.ts';
 
 const name = process.argv[2] as ProjectionName;
 if (!PROJECTION_NAMES.includes(name)) {
@@ -12,7 +13,8 @@ if (!PROJECTION_NAMES.includes(name)) {
 const config = loadConfig();
 const logger = createLogger(`projector-${name}`, config.logLevel);
 const running = await startProjection(name, config, logger);
-logger.info({ projection: name, topic: config.topic }, 'projector running');
+const metricsServer = await serveMetrics(config.host, config.metricsPort);
+logger.info({ projection: name, topic: config.topic, metricsPort: config.metricsPort || null }, 'projector running');
 
 // kafkajs restarts a crashed consumer itself; if it gives up, exit so the
 // supervisor (ops/up, systemd, the orchestrator) starts a fresh process.
@@ -22,4 +24,7 @@ running.consumer.on(running.consumer.events.CRASH, (e) => {
     process.exit(1);
   }
 });
-onShutdown(logger, () => running.stop());
+onShutdown(logger, async () => {
+  metricsServer?.close();
+  await running.stop();
+});

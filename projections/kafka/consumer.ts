@@ -1,6 +1,8 @@
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Event } from '../../schemas/events.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { metrics } from '../../lib/metrics.ts';
+import type { Heartbeat } from './heartbeat.ts';
 
 // The one adapter between Kafka and every projection (DESIGN §4). It owns the
 // client so projections never see kafkajs: they get decoded events of one
@@ -46,6 +48,8 @@ export type ConsumerOptions = {
   maxWaitTimeInMs?: number;
   maxBytesPerPartition?: number;
   sessionTimeoutMs?: number;
+  // Records that the consume loop is alive (consumer_heartbeats, read by /health/deep).
+  heartbeat?: Heartbeat;
 };
 
 export type RunningConsumer = { stop(): Promise<void>; consumer: Consumer };
@@ -84,12 +88,22 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
         },
       })),
     });
-    for (const l of letters) logger.warn({ partition: l.partition, offset: l.offset, reason: l.reason, step: l.step }, 'dead-lettered event');
+    for (const l of letters) {
+      metrics.deadLetters.inc({ projection: projection.name, step: l.step });
+      logger.warn(
+        { partition: l.partition, offset: l.offset, reason: l.reason, step: l.step, correlationId: correlationIdOf(l.message) },
+        'dead-lettered event',
+      );
+    }
   };
+  const labels = { projection: projection.name };
+  const liveness = opts.heartbeat;
 
   await dlq.connect();
   await consumer.connect();
   consumer.on(consumer.events.GROUP_JOIN, () => projection.onAssignment?.());
+  // Every fetch, empty or not, shows the loop is alive.
+  if (liveness) consumer.on(consumer.events.FETCH_START, () => liveness.alive());
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
@@ -108,12 +122,20 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       await publish(undecodable);
       const started = Date.now();
       const last = batch.lastOffset();
+      metrics.batchSize.observe(labels, batch.messages.length);
+      const applyEnd = metrics.batchDuration.startTimer(labels);
       await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last) }, publish);
+      applyEnd();
+      liveness?.batch();
       // A revoked partition belongs to someone else now; they replay from the
       // last commit and the projection's own position makes that harmless.
       if (!isRunning() || isStale()) return;
       resolveOffset(last);
+      const commitEnd = metrics.commitDuration.startTimer(labels);
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+      commitEnd();
+      liveness?.commit();
+      metrics.consumerLag.set({ ...labels, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
       await heartbeat();
       logger.debug({ partition: batch.partition, events: batch.messages.length, ms: Date.now() - started }, 'batch applied');
     },
@@ -125,9 +147,21 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
     async stop() {
       await consumer.disconnect();
       await dlq.disconnect();
+      await liveness?.stop();
       await projection.close?.();
     },
   };
+}
+
+// The request id the event was ingested under, for logs about it; '' if the
+// message is not an event at all.
+export function correlationIdOf(message: RawMessage): string | null {
+  try {
+    const id = (JSON.parse(message.value?.toString('utf8') ?? '') as { correlationId?: unknown }).correlationId;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 function decode(message: KafkaMessage): { ok: true; event: Event } | { ok: false; reason: string } {

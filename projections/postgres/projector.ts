@@ -65,7 +65,7 @@ export class PostgresProjection implements Projection {
           : await this.applyOne(tx, event);
         if (event.type === 'project.deleted' && outcome.kind === 'ok') deleted.add(event.projectId);
         if (outcome.kind === 'dead_letter') dead.push({ ...pe, reason: outcome.reason, step: 'postgres.apply' });
-        if (outcome.kind === 'drop') this.logger.info({ partition, offset: pe.offset, type: event.type, reason: outcome.reason }, 'event dropped');
+        if (outcome.kind === 'drop') this.logger.info({ partition, offset: pe.offset, type: event.type, reason: outcome.reason, correlationId: event.correlationId }, 'event dropped');
       }
       await publish(dead);
       await tx.query(

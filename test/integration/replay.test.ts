@@ -7,26 +7,9 @@ import { runEvents } from '../support/events.ts';
 import { EventLog } from '../../ingest/event-log.ts';
 import { makeEvent } from '../../ingest/events.ts';
 import { groupIdOf } from '../../projections/registry.ts';
-import { POSTGRES_READ_MODELS } from '../../projections/postgres/read-models.ts';
-import { CLICKHOUSE_FACT_TABLES } from '../../projections/clickhouse/projector.ts';
+import { snapshot } from '../support/snapshot.ts';
 import { resetClickHouseFacts, resetPostgresReadModels, rewindConsumerGroup, waitForMutations } from '../../projections/reset.ts';
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
-
-const PRIMARY_KEYS: Record<(typeof POSTGRES_READ_MODELS)[number], string> = {
-  runs: 'id', suites: 'id', test_cases: 'id', tests: 'id', test_steps: 'test_id, idx', artifacts: 'id', quarantines: 'test_case_id', project_tombstones: 'project_id',
-};
-
-async function snapshot(stack: TestStack) {
-  const pg: Record<string, unknown[]> = {};
-  for (const table of POSTGRES_READ_MODELS) {
-    pg[table] = (await stack.pool.query(`SELECT * FROM ${table} ORDER BY ${PRIMARY_KEYS[table]}`)).rows;
-  }
-  const ch: Record<string, unknown[]> = {};
-  for (const table of CLICKHOUSE_FACT_TABLES) {
-    ch[table] = await stack.ch.select(`SELECT * FROM ${table} ORDER BY _partition, _offset`);
-  }
-  return { pg, ch };
-}
 
 // Every read model is a function of the log: drop them all, replay the topic
 // from the beginning, and the result is equal, row for row.

@@ -5,28 +5,35 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 // A projector as its own OS process, exactly as ops/up runs it. `assertAlive`
 // throws, with the process's stderr, if it died on its own.
-export type Projector = ChildProcess & { assertAlive(): void };
+export type Projector = ChildProcess & { assertAlive(): void; output(): string };
 
 export function spawnProjector(name: 'postgres' | 'clickhouse', env: Record<string, string>): Projector {
   return spawnProcess(['ops/run/projector.ts', name], env);
 }
 
 // Any entrypoint under ops/run, with Node's own ESM loader as in production.
-export function spawnProcess(args: string[], env: Record<string, string>): Projector {
+// Its stdout (the JSON logs, at `logLevel`) is kept for output() and for the
+// message of assertAlive.
+export function spawnProcess(args: string[], env: Record<string, string>, logLevel = 'warn'): Projector {
   const name = args.join(' ');
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
-    env: { ...env, RUNLEDGER_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...env, RUNLEDGER_LOG_LEVEL: logLevel },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   return Object.assign(child, {
+    output: () => stdout,
     assertAlive() {
       if (child.exitCode !== null || (child.signalCode !== null && child.signalCode !== 'SIGKILL')) {
-        throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}): ${stderr}`);
+        throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}): ${stderr} ${stdout.slice(-4000)}`);
       }
     },
   });
@@ -37,5 +44,17 @@ export function killHard(child: ChildProcess): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
     child.kill('SIGKILL');
+  });
+}
+
+// Runs a command to its end (the operator CLI) and returns its exit code and output.
+export function runToEnd(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -92,7 +92,7 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
         await admin.disconnect();
       }
     },
-    async waitForProjections(names = [...running.keys()], timeoutMs = 30_000) {
+    async waitForProjections(names = [...running.keys()], timeoutMs = 90_000) {
       const admin = kafka.admin();
       await admin.connect();
       try {
