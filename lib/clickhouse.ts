@@ -49,9 +49,10 @@ export class ClickHouse {
     return new ClickHouse(client, database);
   }
 
-  select<T>(query: string): Promise<T[]> {
+  // `settings`: per-query settings both versions know (e.g. max_query_size for long IN lists).
+  select<T>(query: string, settings: Record<string, number> = {}): Promise<T[]> {
     return timed(observe('select'), async () => {
-      const rs = await this.client.query({ query, format: 'JSONEachRow', clickhouse_settings: { wait_end_of_query: 1 } });
+      const rs = await this.client.query({ query, format: 'JSONEachRow', clickhouse_settings: { wait_end_of_query: 1, ...settings } });
       return rs.json<T>();
     });
   }
