@@ -220,18 +220,13 @@ export function evidenceOf(executions: readonly Execution[], asOfDay: number, pa
 }
 
 // The evidence of a test case that neither failed nor flaked in the window:
-// its executions per day are all there is to it.
-export function passOnlyEvidence(executionsPerDay: ReadonlyArray<{ day: number; executions: number }>, asOfDay: number, params: FlakinessParams = DEFAULT_PARAMS): Evidence {
-  let executions = 0;
-  let weightedExecutions = 0;
-  for (const d of executionsPerDay) {
-    executions += d.executions;
-    weightedExecutions += d.executions * decayWeight(asOfDay - d.day, params.halfLifeDays);
-  }
+// how many executions it had, and their weight (the sum of their decayWeight),
+// is all there is to it.
+export function passOnlyEvidence(totals: { executions: number; weightedExecutions: number }): Evidence {
   return {
-    executions, weightedExecutions, flakeWeight: 0, flakyExecutions: 0, retryFlakes: 0, sameCommitFlakes: 0, flakyCommits: 0,
-    transientFailures: 0, flips: 0, failures: 0, brokenFailures: 0, currentFailureStreak: 0, broken: false,
-    firstFlaky: null, lastFlaky: null, examples: [],
+    executions: totals.executions, weightedExecutions: totals.weightedExecutions, flakeWeight: 0, flakyExecutions: 0, retryFlakes: 0,
+    sameCommitFlakes: 0, flakyCommits: 0, transientFailures: 0, flips: 0, failures: 0, brokenFailures: 0, currentFailureStreak: 0,
+    broken: false, firstFlaky: null, lastFlaky: null, examples: [],
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { findTestCase, type TestCaseRow } from './test-cases.ts';
 
 // quarantines (current state per test case) and quarantine_history (every
 // change), both projected from test.quarantine_changed events.
@@ -7,7 +8,6 @@ export type QuarantineRow = {
   test_case_id: string; project_id: string; is_quarantined: boolean; reason: string; mode: 'manual' | 'automatic';
   owner: string | null; expires_at: Date | null; changed_by: string; changed_at: Date;
 };
-export type TestCaseRow = { id: string; project_id: string; title: string; full_title: string; file_path: string; variant: string };
 type HistoryRow = {
   event_id: string; is_quarantined: boolean; reason: string; mode: 'manual' | 'automatic'; owner: string | null;
   expires_at: Date | null; actor: string; changed_at: Date;
@@ -18,9 +18,7 @@ type HistoryRow = {
 const ACTIVE = 'q.is_quarantined AND (q.expires_at IS NULL OR q.expires_at > now())';
 
 export const quarantines = {
-  async testCase(db: Queryable, id: string): Promise<TestCaseRow | undefined> {
-    return (await db.query('SELECT id, project_id, title, full_title, file_path, variant FROM test_cases WHERE id = $1', [id])).rows[0];
-  },
+  testCase: findTestCase,
   async byCase(db: Queryable, testCaseId: string): Promise<QuarantineRow | undefined> {
     return (await db.query('SELECT * FROM quarantines WHERE test_case_id = $1', [testCaseId])).rows[0];
   },

@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { isId } from '../../lib/ids.ts';
 import { notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
 import { authorize, principalOf, projectIdFor } from '../../lib/http/auth.ts';
@@ -7,24 +6,25 @@ import type { AppDeps } from '../../lib/http/app.ts';
 import { actorOf, makeEvent } from '../../ingest/events.ts';
 import { formatPosition } from '../../ingest/event-log.ts';
 import { FlakinessQuery, QuarantineBody, QuarantineHistoryQuery, QuarantineQuery, TestOrCaseId } from '../../schemas/flakiness.ts';
-import { testsRepo } from '../pg/tests.ts';
-import { historyEntryView, quarantineEntryView, quarantines, type TestCaseRow } from '../pg/quarantines.ts';
+import { historyEntryView, quarantineEntryView, quarantines } from '../pg/quarantines.ts';
+import { findTestCase } from '../pg/test-cases.ts';
 import { readProjectSettings } from '../pg/project-settings-read.ts';
-import { assessFlakiness, withInterval, type CaseFlakiness } from '../flakiness/service.ts';
+import { assessFlakiness, titled, withInterval, type CaseFlakiness } from '../flakiness/service.ts';
+import type { CaseTitle } from '../ch/flakiness.ts';
 import { SCORING_VERSION, passOnlyEvidence, scoreOf, type FlakinessParams } from '../flakiness/score.ts';
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 // One test case as GET /api/flakiness shows it: Euriqa's fields, then ours.
-export function flakinessItemView(c: CaseFlakiness, isQuarantined: boolean) {
+export function flakinessItemView(c: CaseFlakiness & { title: CaseTitle }, isQuarantined: boolean) {
   const ev = c.evidence;
   return {
     testId: c.testCaseId,
     testCaseId: c.testCaseId,
-    testTitle: c.title,
-    fullTitle: c.fullTitle,
-    filePath: c.filePath,
+    testTitle: c.title.title,
+    fullTitle: c.title.fullTitle,
+    filePath: c.title.filePath,
     flakinessScore: round(c.score.score, 4),
     totalRuns: ev.executions,
     flakyRuns: ev.flakyExecutions,
@@ -46,25 +46,15 @@ export function flakinessItemView(c: CaseFlakiness, isQuarantined: boolean) {
 }
 
 // A quarantined test case that did not run in the window still belongs in the list.
-function unscored(t: TestCaseRow, params: FlakinessParams): CaseFlakiness {
-  const evidence = passOnlyEvidence([], 0, params);
-  return {
-    testCaseId: t.id, title: t.title, fullTitle: t.full_title, filePath: t.file_path, lastAt: 0, incidentExecutions: 0,
-    evidence, score: scoreOf(evidence, params, false),
-  };
+function unscored(id: string, params: FlakinessParams): CaseFlakiness {
+  const evidence = passOnlyEvidence({ executions: 0, weightedExecutions: 0 });
+  return { testCaseId: id, lastAt: 0, incidentExecutions: 0, evidence, score: scoreOf(evidence, params, false) };
 }
 
 export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
   const router = new Router();
 
-  // A test case by its own id or by the id of one of its results.
-  async function findCase(given: string): Promise<TestCaseRow | undefined> {
-    if (isId('test', given)) {
-      const test = await testsRepo.byId(pool, given);
-      return test ? quarantines.testCase(pool, test.test_case_id) : undefined;
-    }
-    return quarantines.testCase(pool, given);
-  }
+  const findCase = (given: string) => findTestCase(pool, given);
 
   router.get('/api/flakiness', async (ctx) => {
     const q = parse(FlakinessQuery, ctx.query);
@@ -80,11 +70,7 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
     ]);
     const cases = assessment.cases;
     const scored = new Set(cases.map((c) => c.testCaseId));
-    for (const id of quarantined) {
-      if (scored.has(id)) continue;
-      const t = await quarantines.testCase(pool, id);
-      if (t) cases.push(unscored(t, params));
-    }
+    for (const id of quarantined) if (!scored.has(id)) cases.push(unscored(id, params));
 
     const flaky = cases.filter((c) => c.score.classification === 'flaky');
     const matching = cases
@@ -92,7 +78,12 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
         && (q.quarantined === undefined || quarantined.has(c.testCaseId) === q.quarantined)
         && (q.classification === undefined || c.score.classification === q.classification))
       .sort((a, b) => b.score.score - a.score.score || (a.testCaseId < b.testCaseId ? -1 : 1));
-    const page = matching.slice(q.offset, q.offset + q.limit).map((c) => withInterval(c, params));
+    const page = await titled(ch, projectId, matching.slice(q.offset, q.offset + q.limit).map((c) => withInterval(c, params)));
+    // Test cases that did not run in the window (quarantined ones) have their titles in Postgres.
+    for (const c of page.filter((x) => !x.title.fullTitle)) {
+      const t = await findTestCase(pool, c.testCaseId);
+      if (t) c.title = { title: t.title, fullTitle: t.full_title, filePath: t.file_path };
+    }
 
     ctx.body = {
       data: page.map((c) => flakinessItemView(c, quarantined.has(c.testCaseId))),

@@ -45,7 +45,7 @@ describe('the Beta distribution', () => {
 
 describe('flakiness evidence and score (version 1)', () => {
   it('carries its version', () => {
-    expect(scoreOf(passOnlyEvidence([], AS_OF)).version).toBe(SCORING_VERSION);
+    expect(scoreOf(passOnlyEvidence({ executions: 0, weightedExecutions: 0 })).version).toBe(SCORING_VERSION);
   });
 
   it('calls a test that always passes stable, with a small score inside its interval', () => {
@@ -57,10 +57,10 @@ describe('flakiness evidence and score (version 1)', () => {
     expect(score.interval.upper).toBeGreaterThan(score.score);
   });
 
-  it('counts days of passes the same way whether it has the executions or their daily counts', () => {
+  it('needs only the count and weight of the executions of a test that never failed', () => {
     const ex = [...history('PPPP', { endDay: AS_OF - 3 }), ...history('PP')];
-    const perDay = [{ day: AS_OF - 3, executions: 4 }, { day: AS_OF, executions: 2 }];
-    expect(passOnlyEvidence(perDay, AS_OF)).toEqual(evidenceOf(ex, AS_OF));
+    const weightedExecutions = 4 * decayWeight(3, DEFAULT_PARAMS.halfLifeDays) + 2;
+    expect(passOnlyEvidence({ executions: 6, weightedExecutions })).toEqual(evidenceOf(ex, AS_OF));
   });
 
   it('needs a minimum number of executions before it classifies', () => {
