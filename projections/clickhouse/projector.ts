@@ -4,7 +4,7 @@ import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { RUNS_TABLE, runCreatedRow, runUpdatedRow } from './tables/runs.ts';
 import { TEST_RESULTS_TABLE, testResultRow } from './tables/test-results.ts';
 import { TEST_ERRORS_TABLE, testErrorRow } from './tables/test-errors.ts';
-import { deleteRunsFromDerived } from './tables/derived.ts';
+import { CLICKHOUSE_DERIVED_TABLES, deleteRunsFromDerived } from './tables/derived.ts';
 
 export const CLICKHOUSE_PROJECTION = 'clickhouse';
 // Tables the projector inserts into, each row with its log position. Inserting
@@ -102,7 +102,8 @@ export class ClickHouseProjection implements Projection {
     const late = inserted.size ? await this.deletedAmong([...inserted]) : [];
     purge.push(...late.filter((p) => !purge.includes(p)));
     if (purge.length) {
-      for (const table of CLICKHOUSE_FACT_TABLES) {
+      // The derived tables go too: the views filled them from the facts' inserts.
+      for (const table of [...CLICKHOUSE_FACT_TABLES, ...CLICKHOUSE_DERIVED_TABLES]) {
         await this.ch.command(`ALTER TABLE ${table} DELETE WHERE ${sql.inList('project_id', purge)}`);
       }
     }

@@ -70,6 +70,9 @@ export class QuarantineReactor implements Projection {
       await this.waitForClickHouse(batch, finished.at(-1)!.offset);
       for (const { event } of finished) await this.runFinished(event);
     }
+    // A deleted project takes the reactor's own record of it along.
+    const deleted = batch.events.filter(({ event: e }) => e.type === 'project.deleted').map(({ event: e }) => e.projectId);
+    if (deleted.length) await this.pool.query('DELETE FROM quarantine_reactor_decisions WHERE project_id = ANY($1)', [deleted]);
     await this.sweepExpired();
   }
 

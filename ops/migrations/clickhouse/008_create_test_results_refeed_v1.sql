@@ -1,5 +1,5 @@
 -- A table that stores nothing (engine Null) with the columns of test_results_v1.
--- The per-day aggregates (008, 009) have a second materialised view on it, the
+-- The per-day aggregates (009, 010) have a second materialised view on it, the
 -- twin of the one on test_results_v1: after a run is deleted, the projector
 -- deletes the aggregate rows of the days it touched and inserts those days'
 -- remaining results here, which recomputes them. (ClickHouse 18.16 does not

@@ -2,7 +2,7 @@ import { sql, type ClickHouse } from '../../../lib/clickhouse.ts';
 import { waitForMutations } from '../mutations.ts';
 
 // Tables filled by materialised views in the same INSERT as test_results_v1
-// (ops/migrations/clickhouse/005–009). They hold no log position of their own:
+// (ops/migrations/clickhouse/005, 006, 009, 010). They hold no log position of their own:
 // they are exact because the projector never inserts a result twice, and a
 // replay rebuilds them after a TRUNCATE.
 export const RUN_RESULTS_TABLE = 'run_results_v1';
