@@ -56,6 +56,15 @@ const Env = z.object({
   RUNLEDGER_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
   // /health/deep calls a projection with lag and no heartbeat this recent unhealthy.
   RUNLEDGER_HEARTBEAT_STALE_MS: z.coerce.number().int().min(500).default(60_000),
+  // Webhooks (docs/webhooks.md). Private/loopback targets and plain http: development and tests only.
+  RUNLEDGER_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1', 'true', 'false']).default('0'),
+  // Delays before the 2nd, 3rd, ... attempt; attempts = 1 + the number of delays.
+  RUNLEDGER_WEBHOOK_RETRY_DELAYS_MS: z.string().regex(/^\d+(,\d+)*$/).default('30000,120000,480000'),
+  RUNLEDGER_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  // How often the sender looks for due deliveries when it found none.
+  RUNLEDGER_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(500),
+  RUNLEDGER_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).default(16),
+  RUNLEDGER_WEBHOOK_PER_TARGET_CONCURRENCY: z.coerce.number().int().min(1).default(4),
 });
 
 // Every variable this module reads (docs/operations.md must list exactly these).
@@ -105,6 +114,9 @@ export type Config = {
   metricsPort: number;
   heartbeatIntervalMs: number;
   heartbeatStaleMs: number;
+  webhooks: {
+    allowPrivate: boolean; retryDelaysMs: number[]; timeoutMs: number; pollMs: number; concurrency: number; perTargetConcurrency: number;
+  };
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -144,6 +156,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     metricsPort: e.RUNLEDGER_METRICS_PORT,
     heartbeatIntervalMs: e.RUNLEDGER_HEARTBEAT_INTERVAL_MS,
     heartbeatStaleMs: e.RUNLEDGER_HEARTBEAT_STALE_MS,
+    webhooks: {
+      allowPrivate: e.RUNLEDGER_WEBHOOK_ALLOW_PRIVATE === '1' || e.RUNLEDGER_WEBHOOK_ALLOW_PRIVATE === 'true',
+      retryDelaysMs: e.RUNLEDGER_WEBHOOK_RETRY_DELAYS_MS.split(',').map(Number),
+      timeoutMs: e.RUNLEDGER_WEBHOOK_TIMEOUT_MS,
+      pollMs: e.RUNLEDGER_WEBHOOK_POLL_MS,
+      concurrency: e.RUNLEDGER_WEBHOOK_CONCURRENCY,
+      perTargetConcurrency: e.RUNLEDGER_WEBHOOK_PER_TARGET_CONCURRENCY,
+    },
     ...overrides,
   };
 }

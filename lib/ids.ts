@@ -17,6 +17,8 @@ export const ID_PREFIXES = {
   apiKey: 'key',
   invitation: 'invite',
   audit: 'audit',
+  webhook: 'wh',
+  delivery: 'whd',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -80,6 +80,18 @@ export const metrics = {
     labelNames: ['store', 'op', 'outcome'] as const,
     buckets: latencyBuckets,
   }),
+  webhookDeliveries: new client.Counter({
+    registers: [registry],
+    name: 'runledger_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry, failed, gone, circuit_open)',
+    labelNames: ['outcome'] as const,
+  }),
+  webhookDuration: new client.Histogram({
+    registers: [registry],
+    name: 'runledger_webhook_attempt_seconds',
+    help: 'Duration of webhook delivery attempts, from the SSRF check to the response or timeout',
+    buckets: latencyBuckets,
+  }),
 };
 
 // Times a promise into a histogram, labelled with its outcome.

@@ -11,10 +11,13 @@ import { LocalBlobStore } from '../ingest/blob-store.ts';
 import { Heartbeat } from './kafka/heartbeat.ts';
 import { QuarantineReactor } from './quarantine/reactor.ts';
 import { EventLog } from '../ingest/event-log.ts';
+import { WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { WebhookSender } from './webhooks/sender.ts';
 
-// Projections build read models; `quarantine` is a reactor: it consumes the log
-// the same way, with its own consumer group, and appends events.
-export const PROJECTION_NAMES = ['postgres', 'clickhouse', 'blobs', 'quarantine'] as const;
+// Projections build read models; `quarantine` and `webhooks` are reactors: they
+// consume the log the same way, with their own consumer groups; the first
+// appends events, the second enqueues webhook deliveries (and its process sends them).
+export const PROJECTION_NAMES = ['postgres', 'clickhouse', 'blobs', 'quarantine', 'webhooks'] as const;
 export type ProjectionName = (typeof PROJECTION_NAMES)[number];
 
 export const groupIdOf = (config: Config, name: ProjectionName) => `${config.consumerGroupPrefix}.projection.${name}`;
@@ -25,7 +28,7 @@ export async function startProjection(name: ProjectionName, config: Config, logg
   let projection: Projection;
   let fetch: { minBytes: number; maxWaitTimeInMs: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
-  const pool = createPool(config.pgUrl, name === 'postgres' || name === 'quarantine' ? 5 : 1);
+  const pool = createPool(config.pgUrl, name === 'postgres' || name === 'quarantine' ? 5 : name === 'webhooks' ? 10 : 1);
   const heartbeat = new Heartbeat(pool, name, config.heartbeatIntervalMs, logger);
   if (name === 'postgres') {
     projection = Object.assign(new PostgresProjection(pool, logger), { close: () => pool.end() });
@@ -40,6 +43,19 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     });
     // Bigger, rarer inserts: ClickHouse wants about one insert per second per table.
     fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
+  } else if (name === 'webhooks') {
+    const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
+    // The sender runs beside the dispatcher, in this process, from Postgres.
+    const sender = new WebhookSender(pool, config.webhooks, logger);
+    projection = new WebhookDispatcher(pool, ch, config.topic, logger, {
+      onEnqueued: () => sender.kick(),
+      onClose: async () => {
+        await sender.close();
+        await Promise.all([pool.end(), ch.close()]);
+      },
+    });
+    sender.start();
+    fetch = { minBytes: 1, maxWaitTimeInMs: 200 };
   } else {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const eventLog = new EventLog(kafka, config.topic, config.kafkaTimeoutMs);

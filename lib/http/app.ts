@@ -36,6 +36,7 @@ import { testsRouter } from '../../query-api/routes/tests.ts';
 import { suitesRouter } from '../../query-api/routes/suites.ts';
 import { flakinessRouter } from '../../query-api/routes/flakiness.ts';
 import { analyticsRouter } from '../../query-api/routes/analytics.ts';
+import { webhooksRouter } from '../../query-api/routes/webhooks.ts';
 
 export type ServiceDeps = {
   config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger;
@@ -66,6 +67,7 @@ export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
   apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps), flakinessRouter(deps), analyticsRouter(deps),
+  webhooksRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.

@@ -54,6 +54,8 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
     // Every request of a test comes from 127.0.0.1: the login limit (10 per
     // minute per IP) would throttle the suite. Its own test sets it back.
     RUNLEDGER_AUTH_RATE_LIMIT: '1000000',
+    // Test receivers listen on loopback over http; the SSRF tests set it back.
+    RUNLEDGER_WEBHOOK_ALLOW_PRIVATE: process.env.RUNLEDGER_WEBHOOK_ALLOW_PRIVATE ?? '1',
     RUNLEDGER_BLOB_DIR: join(process.env.RUNLEDGER_BLOB_DIR ?? tmpdir(), `rl_t_${suffix}`),
   };
   // Tests send far more than a reporter would: no rate limit unless a test asks for one.
@@ -137,7 +139,7 @@ export async function projectionPositions(stack: TestStack, name: ProjectionName
     const r = await stack.pool.query(`SELECT partition, "offset" FROM projection_offsets WHERE projection = 'postgres' AND topic = $1`, [stack.config.topic]);
     return new Map(r.rows.map((x) => [Number(x.partition), Number(x.offset)]));
   }
-  if (name === 'blobs' || name === 'quarantine') {
+  if (name === 'blobs' || name === 'quarantine' || name === 'webhooks') {
     // No store of its own: how far it got is its consumer group's committed offset.
     const admin = stack.kafka.admin();
     await admin.connect();

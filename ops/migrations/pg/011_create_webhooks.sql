@@ -1,0 +1,54 @@
+-- Webhooks (issue 6): management rows written by the API (read-after-write,
+-- audited), and the dispatcher's deliveries. Deliveries are write-side state of
+-- a reactor, like quarantine_reactor_decisions: a replay of the read models
+-- does not rebuild them (their ids are derived from (event, webhook), so a
+-- dispatcher that reads the log again inserts nothing twice).
+CREATE TABLE webhooks (
+  id          text PRIMARY KEY,
+  project_id  text NOT NULL,
+  url         text NOT NULL,
+  -- host:port of the url: the unit of the per-target circuit breaker and in-flight cap
+  target      text NOT NULL,
+  events      text[] NOT NULL,
+  headers     jsonb NOT NULL DEFAULT '{}',
+  -- kept in clear: it signs every delivery (HMAC needs the secret itself)
+  secret      text NOT NULL,
+  is_active   boolean NOT NULL DEFAULT true,
+  disabled_reason text,
+  created_by  text,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX webhooks_project_idx ON webhooks (project_id, created_at);
+
+CREATE TABLE webhook_deliveries (
+  -- derived from (payload event id, webhook id): at most one delivery of an event to a hook
+  id              text PRIMARY KEY,
+  webhook_id      text NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+  project_id      text NOT NULL,
+  event_id        text NOT NULL,
+  event           text NOT NULL,
+  -- the exact bytes sent on every attempt (the signature covers them)
+  body            text NOT NULL,
+  -- pending → delivered | failed (attempts exhausted) | disabled (410 or hook deactivated)
+  status          text NOT NULL DEFAULT 'pending',
+  attempts        int NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz,
+  -- a sender's lease while it sends; an expired lease is claimed again (at-least-once)
+  locked_until    timestamptz,
+  last_status_code int,
+  last_error      text,
+  last_duration_ms int,
+  response_excerpt text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  delivered_at    timestamptz
+);
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_hook_idx ON webhook_deliveries (webhook_id, created_at DESC);
+
+-- The order in which the Postgres projector committed a run's test results: a
+-- run's events share a partition, whose batches commit one at a time (the
+-- projection_offsets row lock), so within a run this is commit order. The live
+-- stream (GET /api/runs/:id/stream) resumes from it (Last-Event-ID).
+ALTER TABLE tests ADD COLUMN seq bigserial;
+CREATE INDEX tests_run_seq_idx ON tests (run_id, seq);

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { id } from './common.ts';
+import { Pagination } from './api.ts';
+
+// Webhooks (issue 6, docs/webhooks.md).
+export const WEBHOOK_EVENTS = [
+  'run.completed', 'run.failed', 'test.quarantined', 'test.unquarantined', 'test.flaky_detected', 'run.regression_detected',
+] as const;
+export const WebhookEvent = z.enum(WEBHOOK_EVENTS);
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+
+// Headers we set ourselves, or that would break the request, cannot be configured.
+const RESERVED = /^(host|content-length|content-type|transfer-encoding|connection|x-runledger-.*)$/i;
+const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/, 'must be an HTTP header name')
+  .refine((h) => !RESERVED.test(h), 'is set by Runledger and cannot be configured');
+const Headers = z.record(HeaderName, z.string().max(2000).regex(/^[^\r\n]*$/, 'must be one line'))
+  .refine((h) => Object.keys(h).length <= 20, 'at most 20 headers');
+const Secret = z.string().min(16).max(200).regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
+const Url = z.string().min(1).max(2000);
+
+export const WebhookCreateBody = z.object({
+  projectId: id('project'),
+  url: Url,
+  events: z.array(WebhookEvent).min(1).max(WEBHOOK_EVENTS.length).default([...WEBHOOK_EVENTS]),
+  headers: Headers.default({}),
+  secret: Secret.optional(),
+  isActive: z.boolean().default(true),
+}).strict();
+
+export const WebhookPatchBody = z.object({
+  url: Url.optional(),
+  events: z.array(WebhookEvent).min(1).max(WEBHOOK_EVENTS.length).optional(),
+  headers: Headers.optional(),
+  secret: Secret.optional(),
+  isActive: z.boolean().optional(),
+}).strict().refine((b) => Object.keys(b).length > 0, 'at least one field is required');
+
+export const WebhooksQuery = Pagination.extend({ projectId: id('project').optional() });
+export const DeliveriesQuery = Pagination.extend({ status: z.enum(['pending', 'delivered', 'failed', 'disabled']).optional() });
