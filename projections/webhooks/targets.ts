@@ -18,14 +18,29 @@ for (const [net, prefix] of [
   ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) blocked.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
   ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) blocked.addSubnet(net, prefix, 'ipv6');
 
+// (BlockList matches IPv4 rules against IPv4-mapped IPv6 addresses too, so a
+// ::ffff:0:0/96 rule would block every IPv4 address: mapped ones are unwrapped.)
 export function isPublicAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return false;
+  if (family === 6) {
+    const mapped = /^(?:0{0,4}:){0,5}:?ffff:(.+)$/i.exec(address)?.[1];
+    if (mapped) return isPublicAddress(isIP(mapped) === 4 ? mapped : hexToV4(mapped));
+  }
   return !blocked.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+// "7f00:1" (the hex form of a mapped address) → "127.0.0.1"
+function hexToV4(hex: string): string {
+  const m = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(hex);
+  if (!m) return 'invalid';
+  const a = parseInt(m[1]!, 16);
+  const b = parseInt(m[2]!, 16);
+  return `${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`;
 }
 
 export type Target = { url: URL; target: string };
