@@ -37,3 +37,22 @@ export const WebhookPatchBody = z.object({
 
 export const WebhooksQuery = Pagination.extend({ projectId: id('project').optional() });
 export const DeliveriesQuery = Pagination.extend({ status: z.enum(['pending', 'delivered', 'failed', 'disabled']).optional() });
+
+// ---- live runs (GET /api/runs/:id?wait=true, GET /api/runs/:id/stream)
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+export const RunWaitQuery = z.object({
+  wait: flag.default(false),
+  waitFor: z.enum(['completed']).default('completed'),
+  // seconds
+  timeout: z.coerce.number().int().min(1).max(300).default(30),
+  ignoreQuarantined: flag.default(false),
+  position: z.string().optional(),
+});
+export const RunStreamQuery = z.object({
+  token: z.string().max(4000).optional(),
+  // seconds between heartbeats (a comment line) when nothing else is sent
+  heartbeat: z.coerce.number().int().min(1).max(60).default(15),
+  // resume after this test sequence (the Last-Event-ID header wins)
+  after: z.coerce.number().int().min(0).optional(),
+  position: z.string().optional(),
+});

@@ -35,6 +35,8 @@ export function signUserToken(userId: string, secret: string, ttlSeconds: number
   return jwt.sign({ sv: sessionVersion }, secret, { algorithm: 'HS256', subject: userId, expiresIn: ttlSeconds });
 }
 
+const STREAM_PATH = /^\/api\/runs\/[^/]+\/stream$/;
+
 // X-API-Key: …, Authorization: ApiKey …, or Authorization: Bearer rl_… (a key);
 // any other Bearer token is a JWT.
 function credentialFrom(ctx: Context): { type: 'key' | 'jwt'; value: string } | null {
@@ -48,6 +50,9 @@ function credentialFrom(ctx: Context): { type: 'key' | 'jwt'; value: string } | 
     return { type: 'jwt', value };
   }
   if (auth) throw new AppError('invalid_auth', 'unsupported Authorization scheme');
+  // EventSource cannot send headers: the live stream of a run takes ?token= (a key or a JWT).
+  const token = ctx.method === 'GET' && STREAM_PATH.test(ctx.path) ? ctx.query.token : undefined;
+  if (typeof token === 'string' && token) return { type: token.startsWith(API_KEY_PREFIX) ? 'key' : 'jwt', value: token };
   return null;
 }
 
