@@ -113,6 +113,10 @@ beforeAll(async () => {
       const suite = await api.post('/api/test-suites', { runId: run.body.id, projectId, title: marker, filePath: 'x.spec.ts' });
       const test = await api.post('/api/tests', testBody(projectId, run.body.id, 1, { title: marker, suiteId: suite.body.id }));
       expect([baseline.status, run.status, suite.status, test.status]).toEqual([201, 201, 201, 201]);
+      // a finished run: its live stream ends by itself
+      expect((await api.patch(`/api/runs/${baseline.body.id}`, { status: 'passed' })).status).toBe(200);
+      const webhook = await api.post('/api/webhooks', { projectId, url: `http://127.0.0.1:9/${marker}`, isActive: false });
+      expect(webhook.status).toBe(201);
       const form = new FormData();
       for (const [k, v] of [['type', 'screenshot'], ['runId', run.body.id], ['projectId', projectId]]) form.append(k!, v!);
       form.append('file', new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0])]), `${marker}.png`);
@@ -120,10 +124,10 @@ beforeAll(async () => {
       expect(artifact.status).toBe(201);
       const refs: ProjectRefs = {
         projectId, teamId, runId: run.body.id, baselineRunId: baseline.body.id, testId: test.body.id, testCaseId: test.body.testCaseId, suiteId: suite.body.id,
-        keyId: keys.read.id, artifactId: (await artifact.json()).id, marker,
+        keyId: keys.read.id, artifactId: (await artifact.json()).id, webhookId: webhook.body.id, marker,
       };
       projectRefs.push(refs);
-      const own = [marker, projectId, refs.runId, refs.baselineRunId, refs.testId, refs.testCaseId, refs.suiteId, refs.artifactId, ...SCOPES.map((sc) => keys[sc].id)];
+      const own = [marker, projectId, refs.runId, refs.baselineRunId, refs.testId, refs.testCaseId, refs.suiteId, refs.artifactId, refs.webhookId, ...SCOPES.map((sc) => keys[sc].id)];
       add(...own);
       for (const scope of SCOPES) {
         credentials.push({
@@ -180,6 +184,10 @@ beforeAll(async () => {
         return (await as(owner).post('/api/team-members', { teamId, email: `doomed.${unique()}@example.com`, role: 'viewer' })).body.id;
       },
       team: async (ownerToken) => (await as(ownerToken).post('/api/teams', { name: `doomed ${unique()}` })).body.id,
+      webhook: async (projectId) => {
+        const owner = teamRefs.find((t) => t.teamId === projectRefs.find((p) => p.projectId === projectId)!.teamId)!.ownerToken;
+        return (await as(owner).post('/api/webhooks', { projectId, url: 'http://127.0.0.1:9/doomed', isActive: false })).body.id;
+      },
     },
   };
   await stack.waitForProjections();

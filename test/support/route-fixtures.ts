@@ -11,7 +11,7 @@ export type Requirement = 'read' | 'ingest' | 'manage' | 'manage_keys' | 'own';
 
 export type ProjectRefs = {
   projectId: string; teamId: string; runId: string; baselineRunId: string; testId: string; testCaseId: string; suiteId: string;
-  keyId: string; artifactId: string; marker: string;
+  keyId: string; artifactId: string; webhookId: string; marker: string;
 };
 export type TeamRefs = { teamId: string; teamName: string; memberId: string; invitationId: string; invitationToken: string; projectId: string; ownerToken: string };
 
@@ -24,6 +24,7 @@ export type Fresh = {
   invitation(teamId: string): Promise<string>;
   team(ownerToken: string): Promise<string>;
   run(projectId: string): Promise<string>;
+  webhook(projectId: string): Promise<string>;
 };
 export type World = { fresh: Fresh; unique(): string };
 
@@ -121,6 +122,21 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /api/analytics/errors': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
   'GET /api/runs/:id/compare/:baselineId': { target: 'project', requires: 'read', call: (t) => ({ params: { id: t.runId, baselineId: t.baselineRunId } }) },
   'GET /api/analytics/compare': { target: 'project', requires: 'read', call: (t) => ({ query: `runIds=${t.runId},${t.baselineRunId}` }) },
+
+  // ---- live runs (the baseline run is finished, so its stream ends)
+  'GET /api/runs/:id/stream': { target: 'project', requires: 'read', call: (t) => id(t.baselineRunId) },
+
+  // ---- webhooks (the fixtures' hooks are inactive and point at a closed loopback port)
+  'GET /api/webhooks': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'POST /api/webhooks': { target: 'project', requires: 'manage', call: (t) => ({ body: { projectId: t.projectId, url: `http://127.0.0.1:9/${t.marker}`, isActive: false } }) },
+  'GET /api/webhooks/:id': { target: 'project', requires: 'read', call: (t) => id(t.webhookId) },
+  'PATCH /api/webhooks/:id': { target: 'project', requires: 'manage', call: (t) => ({ ...id(t.webhookId), body: { isActive: false } }) },
+  'DELETE /api/webhooks/:id': {
+    target: 'project', requires: 'manage', call: (t) => id(t.webhookId),
+    fresh: async (t, w) => ({ webhookId: await w.fresh.webhook(t.projectId) }),
+  },
+  'GET /api/webhooks/:id/deliveries': { target: 'project', requires: 'read', call: (t) => id(t.webhookId) },
+  'POST /api/webhooks/:id/test': { target: 'project', requires: 'manage', call: (t) => id(t.webhookId) },
 
   // ---- projects and settings
   'GET /api/projects': { target: 'team', requires: 'read', keysMayList: true, call: (t) => ({ query: `teamId=${t.teamId}` }) },
