@@ -19,6 +19,7 @@ export const ID_PREFIXES = {
   audit: 'audit',
   webhook: 'wh',
   delivery: 'whd',
+  schedule: 'sched',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -13,6 +13,7 @@ import { QuarantineReactor } from './quarantine/reactor.ts';
 import { EventLog } from '../ingest/event-log.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookSender } from './webhooks/sender.ts';
+import { DigestScheduler } from './webhooks/scheduler.ts';
 
 // Projections build read models; `quarantine` and `webhooks` are reactors: they
 // consume the log the same way, with their own consumer groups; the first
@@ -47,14 +48,18 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     // The sender runs beside the dispatcher, in this process, from Postgres.
     const sender = new WebhookSender(pool, config.webhooks, logger);
+    // Scheduled digests too: they end as deliveries the sender sends.
+    const scheduler = new DigestScheduler(pool, ch, logger, { everyMs: Math.min(1000, config.webhooks.pollMs * 4), onEnqueued: () => sender.kick() });
     projection = new WebhookDispatcher(pool, ch, config.topic, logger, {
       onEnqueued: () => sender.kick(),
       onClose: async () => {
+        await scheduler.close();
         await sender.close();
         await Promise.all([pool.end(), ch.close()]);
       },
     });
     sender.start();
+    scheduler.start();
     fetch = { minBytes: 1, maxWaitTimeInMs: 200 };
   } else {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);

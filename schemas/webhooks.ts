@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { id } from './common.ts';
 import { Pagination } from './api.ts';
+import cron from 'node-cron';
 
 // Webhooks (issue 6, docs/webhooks.md).
 export const WEBHOOK_EVENTS = [
   'run.completed', 'run.failed', 'test.quarantined', 'test.unquarantined', 'test.flaky_detected', 'run.regression_detected',
+  'digest.ready',
 ] as const;
 export const WebhookEvent = z.enum(WEBHOOK_EVENTS);
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
@@ -56,3 +58,27 @@ export const RunStreamQuery = z.object({
   after: z.coerce.number().int().min(0).optional(),
   position: z.string().optional(),
 });
+
+// ---- scheduled digests (/api/schedules)
+export const CronExpression = z.string().trim().min(9).max(200).refine((c) => cron.validate(c), 'must be a cron expression (5 fields, or 6 with seconds)');
+export const TimeZone = z.string().min(1).max(100).refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone (e.g. Europe/Paris)');
+export const ScheduleCreateBody = z.object({
+  projectId: id('project'),
+  name: z.string().trim().min(1).max(200).default('digest'),
+  cron: CronExpression,
+  timezone: TimeZone.default('UTC'),
+  isActive: z.boolean().default(true),
+}).strict();
+export const SchedulePatchBody = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  cron: CronExpression.optional(),
+  timezone: TimeZone.optional(),
+}).strict().refine((b) => Object.keys(b).length > 0, 'at least one field is required');
+export const SchedulesQuery = Pagination.extend({ projectId: id('project').optional() });

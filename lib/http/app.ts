@@ -37,6 +37,7 @@ import { suitesRouter } from '../../query-api/routes/suites.ts';
 import { flakinessRouter } from '../../query-api/routes/flakiness.ts';
 import { analyticsRouter } from '../../query-api/routes/analytics.ts';
 import { webhooksRouter } from '../../query-api/routes/webhooks.ts';
+import { schedulesRouter } from '../../query-api/routes/schedules.ts';
 
 export type ServiceDeps = {
   config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger;
@@ -67,7 +68,7 @@ export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
   apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps), flakinessRouter(deps), analyticsRouter(deps),
-  webhooksRouter(deps),
+  webhooksRouter(deps), schedulesRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.

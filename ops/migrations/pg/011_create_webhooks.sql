@@ -52,3 +52,23 @@ CREATE INDEX webhook_deliveries_hook_idx ON webhook_deliveries (webhook_id, crea
 -- stream (GET /api/runs/:id/stream) resumes from it (Last-Event-ID).
 ALTER TABLE tests ADD COLUMN seq bigserial;
 CREATE INDEX tests_run_seq_idx ON tests (run_id, seq);
+
+-- Scheduled digests: a cron expression in a time zone; next_run_at is claimed
+-- with UPDATE … WHERE next_run_at = <the due time>, so a due time fires once
+-- whatever the number of dispatcher instances, and one missed while none ran
+-- fires once when one starts.
+CREATE TABLE schedules (
+  id          text PRIMARY KEY,
+  project_id  text NOT NULL,
+  name        text NOT NULL,
+  cron        text NOT NULL,
+  timezone    text NOT NULL,
+  is_active   boolean NOT NULL DEFAULT true,
+  next_run_at timestamptz,
+  last_run_at timestamptz,
+  created_by  text,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX schedules_project_idx ON schedules (project_id, created_at);
+CREATE INDEX schedules_due_idx ON schedules (next_run_at) WHERE is_active;
