@@ -44,8 +44,10 @@ export async function buildDigest(pool: Queryable, ch: ClickHouse, q: { projectI
       testCaseId: c.testCaseId, title: c.title.fullTitle || c.title.title, filePath: c.title.filePath, score: round(c.score.score),
       firstFlakyAt: c.evidence.firstFlaky ? new Date(c.evidence.firstFlaky.at * 1000).toISOString() : null,
     })),
+    // Who: the kind of actor only (user, api_key, system), as API keys may not learn user ids.
     quarantineChanges: changes.rows.map((r) => ({
-      testCaseId: r.test_case_id, isQuarantined: r.is_quarantined, reason: r.reason, mode: r.mode, actor: r.actor, changedAt: r.changed_at.toISOString(),
+      testCaseId: r.test_case_id, isQuarantined: r.is_quarantined, reason: r.reason, mode: r.mode,
+      actorType: String(r.actor).split(':')[0], changedAt: r.changed_at.toISOString(),
     })),
     topErrors: errors.clusters.map((c) => ({
       fingerprint: c.fingerprint, pattern: c.pattern, occurrences: c.occurrences, tests: c.tests, runs: c.runs,

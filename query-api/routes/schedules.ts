@@ -99,7 +99,7 @@ export function schedulesRouter({ pool, ch }: AppDeps): Router {
     const data = await buildDigest(pool, ch, { projectId: s.project_id, scheduleId: s.id, from: s.last_run_at ?? s.created_at, to: now });
     const deliveries = await enqueue(pool, [{ id: eventId, event: 'digest.ready', projectId: s.project_id, timestamp: now.toISOString(), data }], hooks);
     ctx.status = 202;
-    ctx.body = { eventId, deliveries, digest: data };
+    ctx.body = { eventId, deliveries, period: data.period };
   });
 
   return router;

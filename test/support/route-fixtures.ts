@@ -11,7 +11,7 @@ export type Requirement = 'read' | 'ingest' | 'manage' | 'manage_keys' | 'own';
 
 export type ProjectRefs = {
   projectId: string; teamId: string; runId: string; baselineRunId: string; testId: string; testCaseId: string; suiteId: string;
-  keyId: string; artifactId: string; webhookId: string; marker: string;
+  keyId: string; artifactId: string; webhookId: string; scheduleId: string; marker: string;
 };
 export type TeamRefs = { teamId: string; teamName: string; memberId: string; invitationId: string; invitationToken: string; projectId: string; ownerToken: string };
 
@@ -25,6 +25,7 @@ export type Fresh = {
   team(ownerToken: string): Promise<string>;
   run(projectId: string): Promise<string>;
   webhook(projectId: string): Promise<string>;
+  schedule(projectId: string): Promise<string>;
 };
 export type World = { fresh: Fresh; unique(): string };
 
@@ -137,6 +138,19 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   },
   'GET /api/webhooks/:id/deliveries': { target: 'project', requires: 'read', call: (t) => id(t.webhookId) },
   'POST /api/webhooks/:id/test': { target: 'project', requires: 'manage', call: (t) => id(t.webhookId) },
+
+  // ---- scheduled digests (the fixtures' schedules run once a year)
+  'GET /api/schedules': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'POST /api/schedules': { target: 'project', requires: 'manage', call: (t) => ({ body: { projectId: t.projectId, name: t.marker, cron: '0 0 1 1 *' } }) },
+  'GET /api/schedules/:id': { target: 'project', requires: 'read', call: (t) => id(t.scheduleId) },
+  'PATCH /api/schedules/:id': { target: 'project', requires: 'manage', call: (t) => ({ ...id(t.scheduleId), body: { name: t.marker } }) },
+  'DELETE /api/schedules/:id': {
+    target: 'project', requires: 'manage', call: (t) => id(t.scheduleId),
+    fresh: async (t, w) => ({ scheduleId: await w.fresh.schedule(t.projectId) }),
+  },
+  'POST /api/schedules/:id/pause': { target: 'project', requires: 'manage', call: (t) => id(t.scheduleId) },
+  'POST /api/schedules/:id/resume': { target: 'project', requires: 'manage', call: (t) => id(t.scheduleId) },
+  'POST /api/schedules/:id/trigger': { target: 'project', requires: 'manage', call: (t) => id(t.scheduleId) },
 
   // ---- projects and settings
   'GET /api/projects': { target: 'team', requires: 'read', keysMayList: true, call: (t) => ({ query: `teamId=${t.teamId}` }) },
