@@ -6,7 +6,7 @@ import cron from 'node-cron';
 // Webhooks (issue 6, docs/webhooks.md).
 export const WEBHOOK_EVENTS = [
   'run.completed', 'run.failed', 'test.quarantined', 'test.unquarantined', 'test.flaky_detected', 'run.regression_detected',
-  'digest.ready',
+  'digest.ready', 'threshold.breached',
 ] as const;
 export const WebhookEvent = z.enum(WEBHOOK_EVENTS);
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
@@ -19,6 +19,12 @@ const Headers = z.record(HeaderName, z.string().max(2000).regex(/^[^\r\n]*$/, 'm
   .refine((h) => Object.keys(h).length <= 20, 'at most 20 headers');
 const Secret = z.string().min(16).max(200).regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
 const Url = z.string().min(1).max(2000);
+// threshold.breached: the project's pass rate falling below `passRate`, or its
+// flaky rate rising above `flakyRate`, over the last `windowDays` days.
+const rate = z.number().min(0).max(1);
+export const Thresholds = z.object({ passRate: rate.optional(), flakyRate: rate.optional(), windowDays: z.number().int().min(1).max(90).default(7) })
+  .strict().refine((t) => t.passRate !== undefined || t.flakyRate !== undefined, 'set passRate, flakyRate or both');
+export type Thresholds = z.infer<typeof Thresholds>;
 
 export const WebhookCreateBody = z.object({
   projectId: id('project'),
@@ -27,6 +33,7 @@ export const WebhookCreateBody = z.object({
   headers: Headers.default({}),
   secret: Secret.optional(),
   isActive: z.boolean().default(true),
+  thresholds: Thresholds.nullable().default(null),
 }).strict();
 
 export const WebhookPatchBody = z.object({
@@ -35,6 +42,7 @@ export const WebhookPatchBody = z.object({
   headers: Headers.optional(),
   secret: Secret.optional(),
   isActive: z.boolean().optional(),
+  thresholds: Thresholds.nullable().optional(),
 }).strict().refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 
 export const WebhooksQuery = Pagination.extend({ projectId: id('project').optional() });

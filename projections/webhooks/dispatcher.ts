@@ -1,4 +1,4 @@
-import type { Pool } from '../../lib/pg.ts';
+import { withTransaction, type Pool } from '../../lib/pg.ts';
 import type { ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { derivedId } from '../../lib/ids.ts';
@@ -11,11 +11,13 @@ import { assessFlakiness } from '../../query-api/flakiness/service.ts';
 import { readProjectSettings } from '../../query-api/pg/project-settings-read.ts';
 import { compareRuns, type RunMeta } from '../../query-api/analytics/compare.ts';
 import { runTestCases } from '../../query-api/ch/flakiness.ts';
+import { resultBuckets } from '../../query-api/ch/analytics.ts';
+import { dayOf } from '../../query-api/flakiness/score.ts';
 import { enqueue, type WebhookEventOut } from './deliveries.ts';
 
 export const WEBHOOKS_DISPATCHER = 'webhooks';
 const FINAL = new Set(['passed', 'failed', 'cancelled']);
-const DERIVED = ['test.flaky_detected', 'run.regression_detected'];
+const DERIVED = ['test.flaky_detected', 'run.regression_detected', 'threshold.breached'];
 
 type Options = { waitMs?: number; onEnqueued?: () => void; onClose?: () => Promise<void> };
 
@@ -89,8 +91,58 @@ export class WebhookDispatcher implements Projection {
     if (!hooks.some((h) => h.events.some((x) => DERIVED.includes(x)))) return out;
     // Derived signals read ClickHouse: wait until its projector applied the run's results.
     await this.waitFor(batch, () => clickhousePosition(this.ch, this.topic, batch.partition), offset, 'clickhouse');
-    out.push(...(await this.flakyDetected(e, run.branch)), ...(await this.regressionDetected(e, row.branch, row.created_at)));
+    const wants = (x: string) => hooks.some((h) => h.events.includes(x));
+    if (wants('test.flaky_detected')) out.push(...(await this.flakyDetected(e, run.branch)));
+    if (wants('run.regression_detected')) out.push(...(await this.regressionDetected(e, row.branch, row.created_at)));
+    await this.thresholds(e, hooks.filter((h) => h.thresholds && h.events.includes('threshold.breached')));
     return out;
+  }
+
+  // threshold.breached: per hook, its project's pass rate (below the bound) or
+  // flaky rate (above it) over its window, as of this run. Fires when the side
+  // changes into a breach; the side is kept per (hook, metric) and written in
+  // the transaction that inserts the delivery, so a batch read again after a
+  // crash finds the breach recorded and does not fire it twice.
+  private async thresholds(e: EventOf<'run.updated'>, hooks: WebhookRow[]): Promise<void> {
+    const asOfDay = dayOf(Math.floor(Date.parse(e.occurredAt) / 1000));
+    const rates = new Map<number, { passRate: number | null; flakyRate: number | null; executions: number }>();
+    for (const h of hooks) {
+      const t = h.thresholds!;
+      const windowDays = t.windowDays ?? 7;
+      if (!rates.has(windowDays)) {
+        const b = await resultBuckets(this.ch, { projectId: e.projectId, fromDay: asOfDay - windowDays + 1, week: false });
+        const executed = b.reduce((a, x) => a + x.executions - x.skipped, 0);
+        const ok = b.reduce((a, x) => a + x.passed + x.flaky, 0);
+        const flaky = b.reduce((a, x) => a + x.flaky, 0);
+        rates.set(windowDays, { passRate: executed ? ok / executed : null, flakyRate: executed ? flaky / executed : null, executions: executed });
+      }
+      const r = rates.get(windowDays)!;
+      const checks = [
+        { metric: 'passRate', value: r.passRate, bound: t.passRate, breached: (v: number, b: number) => v < b },
+        { metric: 'flakyRate', value: r.flakyRate, bound: t.flakyRate, breached: (v: number, b: number) => v > b },
+      ];
+      for (const c of checks) {
+        const { bound, value } = c;
+        if (bound === undefined || value === null) continue;
+        const breached = c.breached(value, bound);
+        await withTransaction(this.pool, async (tx) => {
+          const prev = (await tx.query('SELECT breached FROM webhook_threshold_state WHERE webhook_id = $1 AND metric = $2 FOR UPDATE', [h.id, c.metric])).rows[0];
+          if ((prev?.breached ?? false) === breached) return;
+          await tx.query(
+            `INSERT INTO webhook_threshold_state (webhook_id, metric, breached, value, changed_at) VALUES ($1, $2, $3, $4, now())
+             ON CONFLICT (webhook_id, metric) DO UPDATE SET breached = excluded.breached, value = excluded.value, changed_at = now()`,
+            [h.id, c.metric, breached, value],
+          );
+          if (!breached) return;
+          const n = await enqueue(tx, [{
+            id: derivedId('event', 'webhook', 'threshold.breached', e.data.id, h.id, c.metric), event: 'threshold.breached', projectId: e.projectId,
+            timestamp: e.occurredAt,
+            data: { metric: c.metric, value: Math.round(value * 10_000) / 10_000, bound, direction: c.metric === 'passRate' ? 'below' : 'above', windowDays, executions: r.executions, runId: e.data.id, projectId: e.projectId },
+          }], [h]);
+          if (n) this.opts.onEnqueued?.();
+        });
+      }
+    }
   }
 
   private async flakyDetected(e: EventOf<'run.updated'>, branch: string | null): Promise<WebhookEventOut[]> {

@@ -68,7 +68,7 @@ export function webhooksRouter({ pool, config }: AppDeps): Router {
       const teamId = await teamOf(tx, body.projectId);
       const w = await webhooks.insert(tx, {
         id: newId('webhook'), projectId: body.projectId, url: body.url, target, events: body.events, headers: body.headers, secret,
-        isActive: body.isActive, createdBy: principal.kind === 'user' ? principal.userId : null,
+        isActive: body.isActive, thresholds: body.thresholds, createdBy: principal.kind === 'user' ? principal.userId : null,
       });
       await audit.record(tx, { teamId, projectId: w.project_id, actor: actorOf(principal), action: 'webhook.created', target: { type: 'webhook', id: w.id }, after: webhookView(w), requestId: requestIdOf(ctx) });
       return w;

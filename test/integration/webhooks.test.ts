@@ -338,4 +338,38 @@ sys.exit(0 if hmac.compare_digest(expected, parts["v1"]) else 1)`;
     // Each (event, hook) once: the ids of what arrived are distinct.
     expect(new Set(r.got.map((g) => g.headers['x-runledger-delivery'])).size).toBe(r.got.length);
   }, 180_000);
+
+  it('sends threshold.breached once when the project pass rate crosses below its bound, not again while it stays there', async () => {
+    const own = await createTenant(stack.url, 'thresholds');
+    const api2 = client(stack.url, { key: own.apiKey });
+    const r = await receiver();
+    receivers.push(r);
+    const created = await api2.post('/api/webhooks', {
+      projectId: own.projectId, url: r.url, events: ['threshold.breached', 'run.completed', 'run.failed'], thresholds: { passRate: 0.75, windowDays: 7 },
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.thresholds).toEqual({ passRate: 0.75, windowDays: 7 });
+    const bad = await api2.post('/api/webhooks', { projectId: own.projectId, url: r.url, thresholds: { passRate: 2 } });
+    expect(bad.status).toBe(400);
+    const run = async (statuses: string[]) => {
+      const id = (await api2.post('/api/runs', runBody(own.projectId))).body.id as string;
+      for (const [i, status] of statuses.entries()) expect((await api2.post('/api/tests', testBody(own.projectId, id, i, { status }))).status).toBe(201);
+      await api2.patch(`/api/runs/${id}`, { status: statuses.includes('failed') ? 'failed' : 'passed' });
+      return id;
+    };
+    const rows = async (event: string) => (await stack.pool.query('SELECT body FROM webhook_deliveries WHERE webhook_id = $1 AND event = $2', [created.body.id, event])).rows.map((x) => JSON.parse(x.body));
+    const runEvent = (id: string) => async () => [...(await rows('run.completed')), ...(await rows('run.failed'))].some((b) => b.data.run.id === id);
+
+    const first = await run(['passed', 'passed', 'passed', 'passed']); // 100 %
+    await until('the first run', runEvent(first));
+    expect(await rows('threshold.breached')).toHaveLength(0);
+    const second = await run(['failed', 'failed', 'failed', 'failed']); // 4 of 8: 50 %
+    await until('the second run', runEvent(second));
+    const third = await run(['failed']); // 4 of 9: still below
+    await until('the third run', runEvent(third));
+    const breaches = await rows('threshold.breached');
+    expect(breaches).toHaveLength(1);
+    expect(breaches[0].data).toMatchObject({ metric: 'passRate', value: 0.5, bound: 0.75, direction: 'below', windowDays: 7, runId: second, executions: 8 });
+    await until('the breach delivered', () => r.got.some((g) => JSON.parse(g.body).event === 'threshold.breached'));
+  });
 });

@@ -14,12 +14,25 @@ CREATE TABLE webhooks (
   -- kept in clear: it signs every delivery (HMAC needs the secret itself)
   secret      text NOT NULL,
   is_active   boolean NOT NULL DEFAULT true,
+  -- threshold.breached bounds: { passRate?, flakyRate?, windowDays? }
+  thresholds  jsonb,
   disabled_reason text,
   created_by  text,
   created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX webhooks_project_idx ON webhooks (project_id, created_at);
+
+-- Which side of each bound a hook's project was on, as the dispatcher last
+-- saw it: threshold.breached fires on crossing into a breach, once.
+CREATE TABLE webhook_threshold_state (
+  webhook_id text NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+  metric     text NOT NULL,
+  breached   boolean NOT NULL,
+  value      double precision,
+  changed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (webhook_id, metric)
+);
 
 CREATE TABLE webhook_deliveries (
   -- derived from (payload event id, webhook id): at most one delivery of an event to a hook
