@@ -10,13 +10,13 @@ import { guardDeletedProjects, projectDeleted } from './handlers/projects.ts';
 
 export const POSTGRES_PROJECTION = 'postgres';
 
-function handle(tx: PoolClient, event: Event): Promise<Outcome> {
+function handle(tx: PoolClient, event: Event, offset: number): Promise<Outcome> {
   switch (event.type) {
     case 'run.created': return runCreated(tx, event);
     case 'run.updated': return runUpdated(tx, event);
     case 'run.deleted': return runDeleted(tx, event);
     case 'suite.reported': return suiteReported(tx, event);
-    case 'test.reported': return testReported(tx, event);
+    case 'test.reported': return testReported(tx, event, offset);
     case 'artifact.uploaded': return artifactUploaded(tx, event);
     case 'test.quarantine_changed': return quarantineChanged(tx, event);
     case 'project.deleted': return projectDeleted(tx, event);
@@ -62,7 +62,7 @@ export class PostgresProjection implements Projection {
         // A deleted project's late events (other partitions, replays) change nothing.
         const outcome: Outcome = deleted.has(event.projectId) && event.type !== 'project.deleted'
           ? { kind: 'drop', reason: 'its project was deleted' }
-          : await this.applyOne(tx, event);
+          : await this.applyOne(tx, event, pe.offset);
         if (event.type === 'project.deleted' && outcome.kind === 'ok') deleted.add(event.projectId);
         if (outcome.kind === 'dead_letter') dead.push({ ...pe, reason: outcome.reason, step: 'postgres.apply' });
         if (outcome.kind === 'drop') this.logger.info({ partition, offset: pe.offset, type: event.type, reason: outcome.reason, correlationId: event.correlationId }, 'event dropped');
@@ -77,10 +77,10 @@ export class PostgresProjection implements Projection {
 
   // Each event in a savepoint: one that violates a constraint is dead-lettered
   // without undoing the rest of the batch.
-  private async applyOne(tx: PoolClient, event: Event): Promise<Outcome> {
+  private async applyOne(tx: PoolClient, event: Event, offset: number): Promise<Outcome> {
     await tx.query('SAVEPOINT event');
     try {
-      const outcome = await handle(tx, event);
+      const outcome = await handle(tx, event, offset);
       await tx.query('RELEASE SAVEPOINT event');
       return outcome;
     } catch (err) {

@@ -69,7 +69,8 @@ export function runsRouter({ pool, logger }: AppDeps): Router {
     const write = (s: string) => {
       if (!closed) res.write(s);
     };
-    let after = lastId ? Number(lastId) : (q.after ?? 0);
+    // -2: from the start (offsets start at 0; rows projected before the seq column have -1)
+    let after = lastId ? Number(lastId) : (q.after ?? -2);
     let last: { status: string; counts: string } | null = null;
     let quietSince = Date.now();
     write('retry: 1000\n\n');

@@ -51,7 +51,7 @@ export async function pollRun(db: Queryable, runId: string, afterSeq: number, la
   if (!run) return { events: [{ event: 'end', data: { reason: 'deleted', runId } }] as StreamEvent[], afterSeq, last, done: true };
   const tests = (await db.query(
     `SELECT id, run_id, project_id, test_case_id, suite_id, title, full_title, file_path, line_number, variant, status, duration, retries,
-       attempt, is_flaky, tags, annotations, error, attempts, created_at, seq FROM tests WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+       attempt, is_flaky, tags, annotations, error, attempts, created_at, seq FROM tests WHERE run_id = $1 AND seq > $2 ORDER BY seq, id LIMIT $3`,
     [runId, afterSeq, limit],
   )).rows as Array<TestRow & { seq: number }>;
   const events: StreamEvent[] = tests.map((t) => ({ event: 'test', id: t.seq, data: testListView(t) }));

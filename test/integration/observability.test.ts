@@ -4,6 +4,7 @@ import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client, request, type Res } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
 import { killHard, spawnProcess, type Projector } from '../support/processes.ts';
+import { PROJECTION_NAMES } from '../../projections/registry.ts';
 
 // Polls until `ok` holds (or gives up after a generous bound and returns the last value).
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000, also?: () => void): Promise<T> {
@@ -58,7 +59,7 @@ describe('operational visibility', () => {
       expect(c.status).toBe('ok');
       expect(c.latencyMs).toBeGreaterThanOrEqual(0);
     }
-    expect(r.body.consumers.map((c) => c.projection).sort()).toEqual(['blobs', 'clickhouse', 'postgres']);
+    expect(r.body.consumers.map((c) => c.projection).sort()).toEqual([...PROJECTION_NAMES].sort());
     for (const c of r.body.consumers) expect(c.partitions).toHaveLength(3);
   });
 
@@ -74,6 +75,9 @@ describe('operational visibility', () => {
 
   it('a running projector catches up and is healthy with zero lag and a last commit time', async () => {
     spawn(['ops/run/projector.ts', 'blobs']);
+    // the reactors are consumer groups too: every group must be live for a 200
+    spawn(['ops/run/projector.ts', 'quarantine']);
+    spawn(['ops/run/projector.ts', 'webhooks']);
     // the next tests find these two at the end of `children`, postgres first
     const pg = spawn(['ops/run/projector.ts', 'postgres']);
     spawn(['ops/run/projector.ts', 'clickhouse']);

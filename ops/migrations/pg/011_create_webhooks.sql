@@ -59,11 +59,12 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_hook_idx ON webhook_deliveries (webhook_id, created_at DESC);
 
--- The order in which the Postgres projector committed a run's test results: a
--- run's events share a partition, whose batches commit one at a time (the
--- projection_offsets row lock), so within a run this is commit order. The live
--- stream (GET /api/runs/:id/stream) resumes from it (Last-Event-ID).
-ALTER TABLE tests ADD COLUMN seq bigserial;
+-- The offset of a result's test.reported event in its partition. A run's
+-- events share a partition, so within a run this is log order, which is the
+-- order the Postgres projector commits them in, and a replay gives the same
+-- values. The live stream (GET /api/runs/:id/stream) resumes by it
+-- (Last-Event-ID). Rows projected before this migration have -1 until a rebuild.
+ALTER TABLE tests ADD COLUMN seq bigint NOT NULL DEFAULT -1;
 CREATE INDEX tests_run_seq_idx ON tests (run_id, seq);
 
 -- Scheduled digests: a cron expression in a time zone; next_run_at is claimed

@@ -24,19 +24,22 @@ const COUNTED: Record<string, string> = {
   failed: 'failed_tests', timedOut: 'failed_tests', interrupted: 'failed_tests',
 };
 
-export async function testReported(tx: PoolClient, e: EventOf<'test.reported'>): Promise<Outcome> {
+// `seq` is the event's offset in its partition: a run's events share a
+// partition, so within a run it is log order, which is commit order, and a
+// replay gives every row the same value (the live stream resumes by it).
+export async function testReported(tx: PoolClient, e: EventOf<'test.reported'>, offset: number): Promise<Outcome> {
   const d = e.data;
   const run = await tx.query('SELECT 1 FROM runs WHERE id = $1', [d.runId]);
   if (!run.rowCount) return { kind: 'drop', reason: 'unknown or deleted run' };
 
   const inserted = await tx.query(
     `INSERT INTO tests (id, run_id, project_id, test_case_id, suite_id, title, full_title, file_path, line_number, variant,
-       status, duration, retries, attempt, is_flaky, tags, annotations, error, attempts, stdout, stderr, started_at, created_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)
+       status, duration, retries, attempt, is_flaky, tags, annotations, error, attempts, stdout, stderr, started_at, created_at, seq)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)
      ON CONFLICT (id) DO NOTHING`,
     [d.id, d.runId, e.projectId, d.testCaseId, d.suiteId, d.title, d.fullTitle, d.filePath, d.lineNumber, d.variant,
       d.status, d.duration, d.retries, d.attempt, d.isFlaky, JSON.stringify(d.tags), JSON.stringify(d.annotations),
-      d.error ? JSON.stringify(d.error) : null, JSON.stringify(d.attempts), d.stdout, d.stderr, d.startedAt, d.createdAt],
+      d.error ? JSON.stringify(d.error) : null, JSON.stringify(d.attempts), d.stdout, d.stderr, d.startedAt, d.createdAt, offset],
   );
   if (!inserted.rowCount) return { kind: 'ok' };
 
