@@ -4,6 +4,8 @@ import { measureVisibility } from './visibility.ts';
 import { measureAuth, measureDeletionGuard } from './access.ts';
 import { measureBatchThroughput } from './batch-throughput.ts';
 import { measureKoaOverhead } from './koa-overhead.ts';
+import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
+import { measureAnalytics10M } from './analytics-10m.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -13,6 +15,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   'batch-vs-producer': () => measureBatchThroughput(),
   // plain Koa JSON route requests/s ÷ bare node:http (goal ≥ 0.65)
   'koa-vs-node-http': () => measureKoaOverhead(),
+  'flakiness-accuracy': () => measureFlakinessAccuracy(),
+  'analytics-10m': () => measureAnalytics10M(),
 };
 
 const only = process.argv.slice(2);

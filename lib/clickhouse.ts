@@ -49,10 +49,22 @@ export class ClickHouse {
     return new ClickHouse(client, database);
   }
 
-  select<T>(query: string): Promise<T[]> {
-    return timed(observe('select'), async () => {
-      const rs = await this.client.query({ query, format: 'JSONEachRow', clickhouse_settings: { wait_end_of_query: 1 } });
+  // `settings`: per-query settings both versions know (e.g. max_query_size for long IN lists).
+  // A SELECT is retried once when the server closed a kept-alive socket just as it
+  // was reused (the idle TTL below 3 s narrows that window; a busy client can still hit it).
+  select<T>(query: string, settings: Record<string, number> = {}): Promise<T[]> {
+    const run = async () => {
+      const rs = await this.client.query({ query, format: 'JSONEachRow', clickhouse_settings: { wait_end_of_query: 1, ...settings } });
       return rs.json<T>();
+    };
+    return timed(observe('select'), async () => {
+      try {
+        return await run();
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        if (e.code !== 'ECONNRESET' && !/socket hang up/i.test(e.message ?? '')) throw err;
+        return run();
+      }
     });
   }
 

@@ -4,6 +4,10 @@ import { sql, type ClickHouse } from '../lib/clickhouse.ts';
 import { POSTGRES_READ_MODELS } from './postgres/read-models.ts';
 import { POSTGRES_PROJECTION } from './postgres/projector.ts';
 import { CLICKHOUSE_FACT_TABLES, CLICKHOUSE_PROJECTION, DELETED_PROJECTS_TABLE } from './clickhouse/projector.ts';
+import { CLICKHOUSE_DERIVED_TABLES } from './clickhouse/tables/derived.ts';
+import { waitForMutations } from './clickhouse/mutations.ts';
+
+export { waitForMutations };
 
 // Dropping a projection's read models and its position, so that consuming the
 // log again from the beginning rebuilds them. The projection must be stopped.
@@ -14,7 +18,7 @@ export async function resetPostgresReadModels(pool: Pool): Promise<void> {
 }
 
 export async function resetClickHouseFacts(ch: ClickHouse): Promise<void> {
-  for (const table of [...CLICKHOUSE_FACT_TABLES, DELETED_PROJECTS_TABLE]) await ch.command(`TRUNCATE TABLE ${table}`);
+  for (const table of [...CLICKHOUSE_FACT_TABLES, ...CLICKHOUSE_DERIVED_TABLES, DELETED_PROJECTS_TABLE]) await ch.command(`TRUNCATE TABLE ${table}`);
   await ch.command(`ALTER TABLE projection_offsets_v1 DELETE WHERE projection = ${sql.str(CLICKHOUSE_PROJECTION)}`);
   await waitForMutations(ch);
 }
@@ -26,18 +30,5 @@ export async function rewindConsumerGroup(kafka: Kafka, groupId: string, topic: 
     await admin.resetOffsets({ groupId, topic, earliest: true });
   } finally {
     await admin.disconnect();
-  }
-}
-
-// ALTER … DELETE is asynchronous on every ClickHouse version we support.
-export async function waitForMutations(ch: ClickHouse, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await ch.select<{ n: number }>(
-      `SELECT toUInt32(count()) AS n FROM system.mutations WHERE database = '${ch.database}' AND is_done = 0`,
-    );
-    if (Number(rows[0]?.n ?? 0) === 0) return;
-    if (Date.now() > deadline) throw new Error('ClickHouse mutations did not finish in time');
-    await new Promise((r) => setTimeout(r, 100));
   }
 }

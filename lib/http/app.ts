@@ -34,6 +34,8 @@ import { auditRouter } from '../../query-api/routes/audit.ts';
 import { runsRouter } from '../../query-api/routes/runs.ts';
 import { testsRouter } from '../../query-api/routes/tests.ts';
 import { suitesRouter } from '../../query-api/routes/suites.ts';
+import { flakinessRouter } from '../../query-api/routes/flakiness.ts';
+import { analyticsRouter } from '../../query-api/routes/analytics.ts';
 
 export type ServiceDeps = {
   config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger;
@@ -63,7 +65,7 @@ export const openRouters = (deps: AppDeps): Router[] => [healthRouter(deps), aut
 export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
-  apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps),
+  apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps), flakinessRouter(deps), analyticsRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.

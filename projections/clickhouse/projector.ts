@@ -3,9 +3,13 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { RUNS_TABLE, runCreatedRow, runUpdatedRow } from './tables/runs.ts';
 import { TEST_RESULTS_TABLE, testResultRow } from './tables/test-results.ts';
+import { TEST_ERRORS_TABLE, testErrorRow } from './tables/test-errors.ts';
+import { CLICKHOUSE_DERIVED_TABLES, deleteRunsFromDerived } from './tables/derived.ts';
 
 export const CLICKHOUSE_PROJECTION = 'clickhouse';
-export const CLICKHOUSE_FACT_TABLES = [TEST_RESULTS_TABLE, RUNS_TABLE] as const;
+// Tables the projector inserts into, each row with its log position. Inserting
+// into test_results_v1 also fills the derived tables (tables/derived.ts).
+export const CLICKHOUSE_FACT_TABLES = [TEST_RESULTS_TABLE, RUNS_TABLE, TEST_ERRORS_TABLE] as const;
 // Projects deleted through the log; emptied with the facts when the projection is reset.
 export const DELETED_PROJECTS_TABLE = 'deleted_projects_v1';
 const OFFSETS_TABLE = 'projection_offsets_v1';
@@ -35,7 +39,7 @@ export class ClickHouseProjection implements Projection {
     if (last <= (wm.get('')?.get(partition) ?? -1)) return; // the whole batch was applied before
     const seen = (table: Table | '', offset: number) => offset <= Math.max(wm.get(table)?.get(partition) ?? -1, wm.get('')?.get(partition) ?? -1);
 
-    const rows: Record<Table, Array<{ project_id: string }>> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [] };
+    const rows: Record<Table, Array<{ project_id: string }>> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [], [TEST_ERRORS_TABLE]: [] };
     const deletedRuns: string[] = [];
     const deletedProjects: Array<{ project_id: string; deleted_at: string; _partition: number; _offset: number }> = [];
     const deletedHere = new Set<string>();
@@ -43,9 +47,12 @@ export class ClickHouseProjection implements Projection {
       const gone = this.deletedProjects.has(e.projectId) || deletedHere.has(e.projectId);
       if (gone && e.type !== 'project.deleted') continue; // a late event of a deleted project
       switch (e.type) {
-        case 'test.reported':
+        case 'test.reported': {
           if (!seen(TEST_RESULTS_TABLE, offset)) rows[TEST_RESULTS_TABLE].push(testResultRow(e, partition, offset));
+          const error = seen(TEST_ERRORS_TABLE, offset) ? null : testErrorRow(e, partition, offset);
+          if (error) rows[TEST_ERRORS_TABLE].push(error);
           break;
+        }
         case 'run.created':
           if (!seen(RUNS_TABLE, offset)) rows[RUNS_TABLE].push(runCreatedRow(e, partition, offset));
           break;
@@ -82,6 +89,7 @@ export class ClickHouseProjection implements Projection {
       for (const table of CLICKHOUSE_FACT_TABLES) {
         await this.ch.command(`ALTER TABLE ${table} DELETE WHERE ${sql.inList('run_id', deletedRuns)}`);
       }
+      await deleteRunsFromDerived(this.ch, deletedRuns);
     }
     // Tombstones first, then the deletion: a batch of another partition that
     // inserts the project's rows meanwhile finds the tombstone afterwards (below).
@@ -94,7 +102,8 @@ export class ClickHouseProjection implements Projection {
     const late = inserted.size ? await this.deletedAmong([...inserted]) : [];
     purge.push(...late.filter((p) => !purge.includes(p)));
     if (purge.length) {
-      for (const table of CLICKHOUSE_FACT_TABLES) {
+      // The derived tables go too: the views filled them from the facts' inserts.
+      for (const table of [...CLICKHOUSE_FACT_TABLES, ...CLICKHOUSE_DERIVED_TABLES]) {
         await this.ch.command(`ALTER TABLE ${table} DELETE WHERE ${sql.inList('project_id', purge)}`);
       }
     }

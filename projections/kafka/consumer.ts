@@ -23,7 +23,11 @@ export type PublishDeadLetters = (letters: DeadLetter[]) => Promise<void>;
 
 // One partition's decoded events, in offset order; lastOffset is the batch's
 // last offset even when its last messages could not be decoded.
-export type ProjectionBatch = { topic: string; partition: number; events: PositionedEvent[]; lastOffset: number };
+// `heartbeat` keeps the consumer in its group: a projection that waits for
+// something (the reactor waits for ClickHouse) calls it while it waits.
+export type ProjectionBatch = {
+  topic: string; partition: number; events: PositionedEvent[]; lastOffset: number; heartbeat?: () => Promise<void>;
+};
 
 export interface Projection {
   readonly name: string;
@@ -124,7 +128,13 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       const last = batch.lastOffset();
       metrics.batchSize.observe(labels, batch.messages.length);
       const applyEnd = metrics.batchDuration.startTimer(labels);
-      await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last) }, publish);
+      try {
+        await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last), heartbeat }, publish);
+      } catch (err) {
+        // kafkajs retries the batch (its own logs are off): say why here.
+        logger.error({ err, projection: projection.name, partition: batch.partition, firstOffset: batch.firstOffset() }, 'batch failed, it will be retried');
+        throw err;
+      }
       applyEnd();
       liveness?.batch();
       // A revoked partition belongs to someone else now; they replay from the

@@ -96,6 +96,18 @@ describe.each(['postgres', 'clickhouse'] as const)('the %s projector killed with
         `SELECT toString(count()) AS n, toString(uniqExact(run_id, event_type)) AS ids FROM runs_v1`);
       expect(runs).toEqual({ n: String(RUNS * 2), ids: String(RUNS * 2) });
     });
+
+    it('keeps the aggregates its materialised views maintain exact: nothing lost, nothing counted twice', async () => {
+      const exact = { n: String(TOTAL), flaky: String(expected.flaky), failed: String(expected.failed) };
+      expect((await stack.ch.select(`SELECT toString(sum(n)) AS n, toString(sum(f)) AS flaky, toString(sum(x)) AS failed FROM (
+        SELECT countMerge(executions) AS n, countIfMerge(flaky) AS f, countIfMerge(failed) AS x FROM test_case_daily_v1 GROUP BY test_case_id)`))[0]).toEqual(exact);
+      expect((await stack.ch.select(`SELECT toString(sum(n)) AS n, toString(sum(f)) AS flaky, toString(sum(x)) AS failed FROM (
+        SELECT countMerge(executions) AS n, countIfMerge(flaky) AS f, countIfMerge(failed) AS x FROM project_daily_v1 GROUP BY day)`))[0]).toEqual(exact);
+      expect((await stack.ch.select(`SELECT toString(sum(n)) AS n, toString(sum(f)) AS flaky, toString(sum(x)) AS failed FROM (
+        SELECT countMerge(results) AS n, countIfMerge(flaky) AS f, countIfMerge(failed) AS x FROM run_stats_v1 GROUP BY run_id)`))[0]).toEqual(exact);
+      expect((await stack.ch.select(`SELECT toString(count()) AS n, toString(uniqExact(test_id)) AS ids FROM run_results_v1`))[0])
+        .toEqual({ n: String(TOTAL), ids: String(TOTAL) });
+    });
   }
 });
 

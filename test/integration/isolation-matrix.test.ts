@@ -108,21 +108,22 @@ beforeAll(async () => {
         keys[scope] = { id: k.body.id, key: k.body.key };
       }
       const api = client(base, { key: keys.full.key });
+      const baseline = await api.post('/api/runs', runBody(projectId, { commitMessage: `${marker} baseline` }));
       const run = await api.post('/api/runs', runBody(projectId, { commitMessage: marker }));
       const suite = await api.post('/api/test-suites', { runId: run.body.id, projectId, title: marker, filePath: 'x.spec.ts' });
       const test = await api.post('/api/tests', testBody(projectId, run.body.id, 1, { title: marker, suiteId: suite.body.id }));
-      expect([run.status, suite.status, test.status]).toEqual([201, 201, 201]);
+      expect([baseline.status, run.status, suite.status, test.status]).toEqual([201, 201, 201, 201]);
       const form = new FormData();
       for (const [k, v] of [['type', 'screenshot'], ['runId', run.body.id], ['projectId', projectId]]) form.append(k!, v!);
       form.append('file', new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0])]), `${marker}.png`);
       const artifact = await fetch(`${base}/api/upload`, { method: 'POST', body: form, headers: { 'x-api-key': keys.full.key } });
       expect(artifact.status).toBe(201);
       const refs: ProjectRefs = {
-        projectId, teamId, runId: run.body.id, testId: test.body.id, testCaseId: test.body.testCaseId, suiteId: suite.body.id,
+        projectId, teamId, runId: run.body.id, baselineRunId: baseline.body.id, testId: test.body.id, testCaseId: test.body.testCaseId, suiteId: suite.body.id,
         keyId: keys.read.id, artifactId: (await artifact.json()).id, marker,
       };
       projectRefs.push(refs);
-      const own = [marker, projectId, refs.runId, refs.testId, refs.testCaseId, refs.suiteId, refs.artifactId, ...SCOPES.map((sc) => keys[sc].id)];
+      const own = [marker, projectId, refs.runId, refs.baselineRunId, refs.testId, refs.testCaseId, refs.suiteId, refs.artifactId, ...SCOPES.map((sc) => keys[sc].id)];
       add(...own);
       for (const scope of SCOPES) {
         credentials.push({

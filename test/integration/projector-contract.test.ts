@@ -7,6 +7,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { PostgresProjection } from '../../projections/postgres/projector.ts';
 import { ClickHouseProjection } from '../../projections/clickhouse/projector.ts';
 import { waitForMutations } from '../../projections/reset.ts';
+import { CLICKHOUSE_DERIVED_TABLES, DERIVED_SNAPSHOTS } from '../../projections/clickhouse/tables/derived.ts';
 import type { DeadLetter, PositionedEvent } from '../../projections/kafka/consumer.ts';
 import { EVENT_TYPES, type EventType } from '../../schemas/events.ts';
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
@@ -44,7 +45,7 @@ describe('example events through each projector', () => {
     const count = async (table: string) => (await stack.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
     const run = (await stack.pool.query('SELECT status, flaky_tests, total_tests FROM runs')).rows;
     expect(run).toEqual([{ status: 'passed', flaky_tests: 1, total_tests: 1 }]);
-    for (const table of ['suites', 'tests', 'test_steps', 'test_cases', 'artifacts', 'quarantines']) expect(await count(table), table).toBeGreaterThan(0);
+    for (const table of ['suites', 'tests', 'test_steps', 'test_cases', 'artifacts', 'quarantines', 'quarantine_history']) expect(await count(table), table).toBeGreaterThan(0);
     // the same batch again (a redelivery): skipped by position
     await apply('test.reported', 2);
     expect((await stack.pool.query('SELECT total_tests FROM runs')).rows[0].total_tests).toBe(1);
@@ -68,16 +69,25 @@ describe('example events through each projector', () => {
       projection.apply({ topic: stack.config.topic, partition: 0, events: [positioned(type, offset)], lastOffset: offset });
     for (const [i, type] of BEFORE_DELETIONS.entries()) await apply(type, i);
     const count = async (table: string) => Number((await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}`))[0]!.n);
+    const derived = async () => Object.fromEntries(await Promise.all(CLICKHOUSE_DERIVED_TABLES.map(async (t) => [t, await stack.ch.select(DERIVED_SNAPSHOTS[t])])));
     expect(await count('test_results_v1')).toBe(1);
     expect(await count('runs_v1')).toBe(2);
+    expect(await count('test_errors_v1')).toBe(1); // the flaky example's failed attempt
+    const before = await derived();
+    expect(before.run_stats_v1).toMatchObject([{ results: '1', flaky: '1', branch: 'main' }]);
+    expect(before.test_case_daily_v1).toMatchObject([{ executions: '1', flaky: '1', duration_q: [8320, 8320] }]);
+    expect(before.project_daily_v1).toMatchObject([{ executions: '1', tests: '1', runs: '1' }]);
+    expect(before.run_results_v1).toHaveLength(1);
     // a fresh projector (as after a restart) resumes from what ClickHouse holds
     const restarted = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
     await restarted.apply({ topic: stack.config.topic, partition: 0, events: [positioned('test.reported', 2)], lastOffset: 2 });
     expect(await count('test_results_v1')).toBe(1);
+    expect(await count('test_errors_v1')).toBe(1);
+    expect(await derived()).toEqual(before);
     await restarted.apply({ topic: stack.config.topic, partition: 0, events: [positioned('run.deleted', 6)], lastOffset: 6 });
     await waitForMutations(stack.ch);
-    expect(await count('test_results_v1')).toBe(0);
-    expect(await count('runs_v1')).toBe(0);
+    for (const table of ['test_results_v1', 'runs_v1', 'test_errors_v1']) expect(await count(table), table).toBe(0);
+    for (const [table, rows] of Object.entries(await derived())) expect(rows, table).toEqual([]);
   });
 
   it('clickhouse deletes a project, and the rows of its events applied later', async () => {

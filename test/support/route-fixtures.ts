@@ -10,7 +10,7 @@ import { runBody, testBody } from './fixtures.ts';
 export type Requirement = 'read' | 'ingest' | 'manage' | 'manage_keys' | 'own';
 
 export type ProjectRefs = {
-  projectId: string; teamId: string; runId: string; testId: string; testCaseId: string; suiteId: string;
+  projectId: string; teamId: string; runId: string; baselineRunId: string; testId: string; testCaseId: string; suiteId: string;
   keyId: string; artifactId: string; marker: string;
 };
 export type TeamRefs = { teamId: string; teamName: string; memberId: string; invitationId: string; invitationToken: string; projectId: string; ownerToken: string };
@@ -105,6 +105,22 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /api/tests/:id/steps': { target: 'project', requires: 'read', call: (t) => id(t.testId) },
   'GET /api/tests/:id/history': { target: 'project', requires: 'read', call: (t) => id(t.testCaseId) },
   'GET /api/test-suites': { target: 'project', requires: 'read', call: (t) => ({ query: `runId=${t.runId}` }) },
+
+  // ---- flakiness and quarantine
+  'GET /api/flakiness': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'POST /api/flakiness': {
+    target: 'project', requires: 'ingest',
+    call: (t) => ({ body: { projectId: t.projectId, testId: t.testCaseId, isQuarantined: true, reason: t.marker } }),
+  },
+  'GET /api/quarantine': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'GET /api/tests/:id/quarantine-history': { target: 'project', requires: 'read', call: (t) => id(t.testCaseId) },
+
+  // ---- analytics
+  'GET /api/analytics/trends': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}&metric=pass_rate` }) },
+  'GET /api/analytics/leaderboards': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}&type=failing` }) },
+  'GET /api/analytics/errors': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'GET /api/runs/:id/compare/:baselineId': { target: 'project', requires: 'read', call: (t) => ({ params: { id: t.runId, baselineId: t.baselineRunId } }) },
+  'GET /api/analytics/compare': { target: 'project', requires: 'read', call: (t) => ({ query: `runIds=${t.runId},${t.baselineRunId}` }) },
 
   // ---- projects and settings
   'GET /api/projects': { target: 'team', requires: 'read', keysMayList: true, call: (t) => ({ query: `teamId=${t.teamId}` }) },

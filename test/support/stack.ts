@@ -10,11 +10,10 @@ import { createLogger } from '../../lib/logger.ts';
 import { createPool, type Pool } from '../../lib/pg.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka, topicEnds } from '../../lib/kafka.ts';
-import { groupIdOf } from '../../projections/registry.ts';
 import { createApp, type RunledgerApp } from '../../lib/http/app.ts';
 import { EventLog } from '../../ingest/event-log.ts';
 import { setupStores } from '../../ops/setup.ts';
-import { startProjection, type ProjectionName } from '../../projections/registry.ts';
+import { groupIdOf, startProjection, type ProjectionName } from '../../projections/registry.ts';
 import type { RunningConsumer } from '../../projections/kafka/consumer.ts';
 import type { Kafka } from 'kafkajs';
 
@@ -102,7 +101,10 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
           const positions = await Promise.all(names.map((n) => projectionPositions(stack, n)));
           const behind = names.filter((_, i) => [...ends].some(([p, end]) => end > 0 && (positions[i]!.get(p) ?? -1) < end - 1));
           if (behind.length === 0) return;
-          if (Date.now() > deadline) throw new Error(`projections ${behind.join(', ')} did not catch up within ${timeoutMs} ms`);
+          if (Date.now() > deadline) {
+            const at = behind.map((n) => `${n} at ${JSON.stringify(Object.fromEntries(positions[names.indexOf(n)]!))}`).join('; ');
+            throw new Error(`projections ${behind.join(', ')} did not catch up within ${timeoutMs} ms (${at}; log ends ${JSON.stringify(Object.fromEntries(ends))})`);
+          }
           await new Promise((r) => setTimeout(r, 50));
         }
       } finally {
@@ -135,13 +137,13 @@ export async function projectionPositions(stack: TestStack, name: ProjectionName
     const r = await stack.pool.query(`SELECT partition, "offset" FROM projection_offsets WHERE projection = 'postgres' AND topic = $1`, [stack.config.topic]);
     return new Map(r.rows.map((x) => [Number(x.partition), Number(x.offset)]));
   }
-  if (name === 'blobs') {
-    // No store of its own: how far it got is its committed consumer offset.
+  if (name === 'blobs' || name === 'quarantine') {
+    // No store of its own: how far it got is its consumer group's committed offset.
     const admin = stack.kafka.admin();
     await admin.connect();
     try {
-      const [topic] = await admin.fetchOffsets({ groupId: groupIdOf(stack.config, 'blobs'), topics: [stack.config.topic] });
-      return new Map((topic?.partitions ?? []).map((p) => [p.partition, Number(p.offset) - 1]));
+      const [offsets] = await admin.fetchOffsets({ groupId: groupIdOf(stack.config, name), topics: [stack.config.topic] });
+      return new Map((offsets?.partitions ?? []).filter((x) => Number(x.offset) >= 0).map((x) => [x.partition, Number(x.offset) - 1]));
     } finally {
       await admin.disconnect();
     }

@@ -40,5 +40,10 @@ export async function quarantineChanged(tx: PoolClient, e: EventOf<'test.quarant
      WHERE excluded.changed_at >= q.changed_at`,
     [d.testCaseId, e.projectId, d.isQuarantined, d.reason, d.mode, d.owner, d.expiresAt, `${e.actor.type}:${e.actor.id}`, d.changedAt],
   );
+  await tx.query(
+    `INSERT INTO quarantine_history (event_id, test_case_id, project_id, is_quarantined, reason, mode, owner, expires_at, actor, changed_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (event_id) DO NOTHING`,
+    [e.id, d.testCaseId, e.projectId, d.isQuarantined, d.reason, d.mode, d.owner, d.expiresAt, `${e.actor.type}:${e.actor.id}`, d.changedAt],
+  );
   return { kind: 'ok' };
 }

@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+import { createTenant, type Tenant } from '../support/tenants.ts';
+import { client, type Res } from '../support/http.ts';
+import { runBody, testBody } from '../support/fixtures.ts';
+import { EventLog } from '../../ingest/event-log.ts';
+import { makeEvent } from '../../ingest/events.ts';
+import { FlakinessResponse } from '../../schemas/flakiness.ts';
+
+// Twelve runs of fifteen tests on main, over HTTP, with one of each kind of
+// evidence; run 10 is an infrastructure incident (12 of 15 tests fail).
+const RUNS = 12;
+const INCIDENT_RUN = 10;
+const FILLERS = 10;
+type Kind = 'stable' | 'retry' | 'sameCommit' | 'lone' | 'broken';
+const KINDS: Kind[] = ['stable', 'retry', 'sameCommit', 'lone', 'broken'];
+const commitOf = (run: number) => (run === 6 ? 'c0mmit5' : `c0mmit${run}`); // run 6 re-runs run 5's commit
+
+function outcome(kind: Kind | 'filler', run: number): Record<string, unknown> {
+  const failed = { status: 'failed', error: { message: `expected 200, got 500 in run ${run}` } };
+  if (run === INCIDENT_RUN && kind !== 'broken') {
+    if (kind === 'filler' || kind === 'stable') return { ...failed, error: { message: 'ECONNREFUSED 10.0.0.1:5432' } };
+  }
+  switch (kind) {
+    case 'retry':
+      return run === 3 || run === 9
+        ? { status: 'passed', isFlaky: true, retries: 1, attempt: 2, attempts: [
+            { attempt: 1, status: 'failed', duration: 50, error: { message: 'Timed out 5000ms waiting for #cart' } },
+            { attempt: 2, status: 'passed', duration: 60 }] }
+        : { status: 'passed' };
+    case 'sameCommit':
+      return run === 6 ? failed : { status: 'passed' };
+    case 'lone':
+      return run === 4 ? failed : { status: 'passed' };
+    case 'broken':
+      return run >= 8 ? failed : { status: 'passed' };
+    default:
+      return { status: 'passed' };
+  }
+}
+
+let stack: TestStack;
+let a: Tenant;
+let b: Tenant;
+let apiA: ReturnType<typeof client>;
+let apiB: ReturnType<typeof client>;
+const caseOf: Partial<Record<Kind, string>> = {};
+const testIdOf: Partial<Record<Kind, string>> = {};
+const runIds: string[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack({ projections: ['postgres', 'clickhouse'] });
+  a = await createTenant(stack.url, 'a');
+  b = await createTenant(stack.url, 'b');
+  apiA = client(stack.url, { key: a.apiKey });
+  apiB = client(stack.url, { key: b.apiKey });
+  const start = Date.now() - RUNS * 3600_000;
+  for (let run = 0; run < RUNS; run++) {
+    const r = await apiA.post('/api/runs', runBody(a.projectId, { branch: 'main', commitSha: commitOf(run) }));
+    expect(r.status).toBe(201);
+    runIds.push(r.body.id);
+    const startedAt = new Date(start + run * 3600_000).toISOString();
+    const tests: Array<[Kind | 'filler', number]> = [...KINDS.map((k, i) => [k, i] as [Kind, number]), ...Array.from({ length: FILLERS }, (_, i) => ['filler', 100 + i] as ['filler', number])];
+    for (const [kind, i] of tests) {
+      const res = await apiA.post('/api/tests', testBody(a.projectId, r.body.id, i, { startedAt, steps: [], ...outcome(kind, run) }));
+      expect(res.status, res.text).toBe(201);
+      if (kind !== 'filler') {
+        caseOf[kind] = res.body.testCaseId;
+        testIdOf[kind] = res.body.id;
+      }
+    }
+    await apiA.patch(`/api/runs/${r.body.id}`, { status: run === INCIDENT_RUN || run >= 8 ? 'failed' : 'passed' });
+  }
+  await stack.waitForProjections();
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const byCase = (res: Res) => new Map<string, any>(res.body.data.map((d: any) => [d.testCaseId, d]));
+
+describe('GET /api/flakiness', () => {
+  it('scores every test case with Euriqa fields, interval, classification and evidence, highest score first', async () => {
+    const res = await apiA.get(`/api/flakiness?projectId=${a.projectId}`);
+    expect(res.status).toBe(200);
+    expect(FlakinessResponse.safeParse(res.body).success, JSON.stringify(FlakinessResponse.safeParse(res.body).error?.issues?.slice(0, 3))).toBe(true);
+    expect(res.body.total).toBe(KINDS.length + FILLERS);
+    const scores = res.body.data.map((d: any) => d.flakinessScore);
+    expect(scores).toEqual([...scores].sort((x, y) => y - x));
+    expect(res.body.summary).toMatchObject({ totalFlakyTests: 3, brokenTests: 1, quarantinedTests: 0, testsScored: 15, incidentRuns: 1 });
+    expect(res.body.scoringVersion).toBe('flakiness-v1');
+
+    const items = byCase(res);
+    const retry = items.get(caseOf.retry!);
+    expect(retry).toMatchObject({
+      testId: caseOf.retry, testTitle: 'case 1', filePath: 'tests/area-1.spec.ts', totalRuns: 11, flakyRuns: 2,
+      classification: 'flaky', isQuarantined: false,
+      evidence: { retryFlakes: 2, sameCommitFlakes: 0, incidentExecutionsExcluded: 1, exampleRunIds: [runIds[9], runIds[3]],
+        firstFlakyCommit: 'c0mmit3', lastFlakyCommit: 'c0mmit9' },
+    });
+    expect(retry.interval.lower).toBeLessThan(retry.flakinessScore);
+    expect(retry.interval.upper).toBeGreaterThan(retry.flakinessScore);
+    expect(Date.parse(retry.lastFlakyAt)).toBeGreaterThan(Date.parse(retry.evidence.firstFlakyAt));
+    expect(items.get(caseOf.sameCommit!)).toMatchObject({ classification: 'flaky', flakyRuns: 1, evidence: { sameCommitFlakes: 1, flakyCommits: 1, firstFlakyCommit: 'c0mmit5' } });
+    expect(items.get(caseOf.lone!)).toMatchObject({ classification: 'flaky', evidence: { transientFailures: 1, flips: 2 } });
+    // runs 8–11 failed; run 10 was the incident, so the streak has three
+    expect(items.get(caseOf.broken!)).toMatchObject({ classification: 'broken', flakyRuns: 0, evidence: { brokenFailures: 3, currentFailureStreak: 3 } });
+    // The incident's failures are not evidence: the test that only failed there is stable.
+    expect(items.get(caseOf.stable!)).toMatchObject({ classification: 'stable', flakyRuns: 0, totalRuns: 11, evidence: { incidentExecutionsExcluded: 1 } });
+  });
+
+  it('filters by minimum score, classification and branch, and pages', async () => {
+    const flaky = await apiA.get(`/api/flakiness?projectId=${a.projectId}&minScore=0.05`);
+    expect(flaky.body.data.map((d: any) => d.classification).sort()).toEqual(['flaky', 'flaky', 'flaky']);
+    expect((await apiA.get(`/api/flakiness?classification=broken`)).body.data.map((d: any) => d.testCaseId)).toEqual([caseOf.broken]);
+    expect((await apiA.get(`/api/flakiness?branch=release`)).body).toMatchObject({ data: [], total: 0 });
+    expect((await apiA.get(`/api/flakiness?branch=main`)).body.total).toBe(15);
+    const page = await apiA.get(`/api/flakiness?limit=2&offset=1`);
+    expect(page.body).toMatchObject({ total: 15, limit: 2, offset: 1 });
+    expect(page.body.data).toHaveLength(2);
+  });
+
+  it("reads the project's settings: with a 90 % incident threshold run 10 is evidence again", async () => {
+    await stack.pool.query(`INSERT INTO project_settings (project_id, settings) VALUES ($1, $2)`,
+      [a.projectId, { flakiness: { incidentFailureShare: 0.9, halfLifeDays: 'not a number' } }]);
+    try {
+      const res = await apiA.get(`/api/flakiness`);
+      expect(res.body.summary.incidentRuns).toBe(0);
+      expect(res.body.window.halfLifeDays).toBe(7);
+      expect(byCase(res).get(caseOf.stable!)).toMatchObject({ classification: 'flaky', evidence: { transientFailures: 1 } });
+    } finally {
+      await stack.pool.query('DELETE FROM project_settings WHERE project_id = $1', [a.projectId]);
+    }
+  });
+});
+
+describe('quarantine', () => {
+  it('quarantines by hand with reason, owner and expiry, lists it for reporters, and releases it', async () => {
+    const expiresAt = new Date(Date.now() + 7 * 86_400_000).toISOString();
+    const q = await apiA.post('/api/flakiness', { testId: testIdOf.retry, projectId: a.projectId, isQuarantined: true, reason: 'flaky cart timeout', owner: 'jane@example.com', expiresAt });
+    expect(q.status, q.text).toBe(200);
+    expect(q.body).toMatchObject({ testId: testIdOf.retry, testCaseId: caseOf.retry, isQuarantined: true, reason: 'flaky cart timeout', mode: 'manual', owner: 'jane@example.com', expiresAt });
+    expect(q.headers.get('x-runledger-position')).toMatch(/^\d+:\d+$/);
+    await stack.waitForProjections();
+
+    const list = await apiA.get(`/api/quarantine?projectId=${a.projectId}`);
+    expect(list.body).toMatchObject({ total: 1, data: [{ testCaseId: caseOf.retry, fullTitle: 'Suite 1 > case 1', filePath: 'tests/area-1.spec.ts', reason: 'flaky cart timeout', mode: 'manual', owner: 'jane@example.com', expiresAt }] });
+    expect(list.body.data[0].quarantinedBy).toMatch(/^api_key:key_/);
+    const flaky = await apiA.get(`/api/flakiness?quarantined=true`);
+    expect(flaky.body.data.map((d: any) => [d.testCaseId, d.isQuarantined])).toEqual([[caseOf.retry, true]]);
+    expect(flaky.body.summary.quarantinedTests).toBe(1);
+
+    const release = await apiA.post('/api/flakiness', { testId: caseOf.retry, projectId: a.projectId, isQuarantined: false });
+    expect(release.body).toMatchObject({ isQuarantined: false, reason: 'released by hand', owner: null, expiresAt: null });
+    await stack.waitForProjections();
+    expect((await apiA.get('/api/quarantine')).body).toMatchObject({ total: 0, data: [] });
+    const history = await apiA.get(`/api/tests/${testIdOf.retry}/quarantine-history`);
+    expect(history.status).toBe(200);
+    expect(history.body).toMatchObject({ total: 2, testCaseId: caseOf.retry });
+    expect(history.body.data.map((h: any) => [h.isQuarantined, h.reason, h.mode])).toEqual([[false, 'released by hand', 'manual'], [true, 'flaky cart timeout', 'manual']]);
+  });
+
+  it('keeps an expired quarantine off the list even before its release is recorded', async () => {
+    const log = new EventLog(stack.kafka, stack.config.topic, 10_000);
+    const past = new Date(Date.now() - 60_000).toISOString();
+    await log.append([makeEvent('test.quarantine_changed', {
+      projectId: a.projectId, runId: null, actor: { type: 'system', id: 'test' }, correlationId: null, now: new Date(Date.now() - 3_600_000).toISOString(),
+      data: { testCaseId: caseOf.lone!, isQuarantined: true, reason: 'until a minute ago', mode: 'manual', owner: null, expiresAt: past, changedAt: new Date(Date.now() - 3_600_000).toISOString() },
+    })]);
+    await log.close();
+    await stack.waitForProjections();
+    expect((await apiA.get('/api/quarantine')).body.total).toBe(0);
+    expect((await apiA.get(`/api/tests/${caseOf.lone}/quarantine-history`)).body.total).toBe(1);
+  });
+});
+
+describe('bad input and other projects', () => {
+  let baseline = 0;
+  const settle = async () => (baseline = await stack.topicEnd());
+  beforeAll(settle);
+
+  const cases: Array<[string, () => Promise<Res>, number, string?]> = [
+    ["GET /api/flakiness with another project's id", () => apiB.get(`/api/flakiness?projectId=${a.projectId}`), 404],
+    ['GET /api/flakiness with minScore=2', () => apiA.get('/api/flakiness?minScore=2'), 400, 'minScore'],
+    ['GET /api/flakiness with minScore=abc', () => apiA.get('/api/flakiness?minScore=abc'), 400, 'minScore'],
+    ['GET /api/flakiness with quarantined=yes', () => apiA.get('/api/flakiness?quarantined=yes'), 400, 'quarantined'],
+    ['GET /api/flakiness with classification=bogus', () => apiA.get('/api/flakiness?classification=bogus'), 400, 'classification'],
+    ['GET /api/flakiness with limit=0', () => apiA.get('/api/flakiness?limit=0'), 400, 'limit'],
+    ['GET /api/flakiness with a malformed projectId', () => apiA.get('/api/flakiness?projectId=proj_abc123'), 400, 'projectId'],
+    ['GET /api/flakiness with a branch over 500 characters', () => apiA.get(`/api/flakiness?branch=${'b'.repeat(501)}`), 400, 'branch'],
+    ['GET /api/quarantine with limit=10001', () => apiA.get('/api/quarantine?limit=10001'), 400, 'limit'],
+    ["GET /api/quarantine with another project's id", () => apiB.get(`/api/quarantine?projectId=${a.projectId}`), 404],
+    ['GET quarantine-history of a malformed id', () => apiA.get('/api/tests/latest/quarantine-history'), 400],
+    ['GET quarantine-history of an unknown test case', () => apiA.get(`/api/tests/tc_${'Z'.repeat(26)}/quarantine-history`), 404],
+    ["GET quarantine-history of another project's test", () => apiB.get(`/api/tests/${testIdOf.retry}/quarantine-history`), 404],
+    ["GET quarantine-history of another project's test case", () => apiB.get(`/api/tests/${caseOf.retry}/quarantine-history`), 404],
+    ['POST /api/flakiness without testId', () => apiA.post('/api/flakiness', { projectId: a.projectId, isQuarantined: true }), 400, 'testId'],
+    ['POST /api/flakiness with a malformed testId', () => apiA.post('/api/flakiness', { testId: 'test_def456', projectId: a.projectId, isQuarantined: true }), 400, 'testId'],
+    ['POST /api/flakiness with isQuarantined as a string', () => apiA.post('/api/flakiness', { testId: caseOf.retry, projectId: a.projectId, isQuarantined: 'true' }), 400, 'isQuarantined'],
+    ['POST /api/flakiness with an expiry in the past', () => apiA.post('/api/flakiness', { testId: caseOf.retry, projectId: a.projectId, isQuarantined: true, expiresAt: '2020-01-01T00:00:00Z' }), 400, 'expiresAt'],
+    ['POST /api/flakiness releasing with an owner', () => apiA.post('/api/flakiness', { testId: caseOf.retry, projectId: a.projectId, isQuarantined: false, owner: 'x' }), 400, 'expiresAt'],
+    ['POST /api/flakiness with an empty reason', () => apiA.post('/api/flakiness', { testId: caseOf.retry, projectId: a.projectId, isQuarantined: true, reason: ' ' }), 400, 'reason'],
+    ['POST /api/flakiness for an unknown test case', () => apiA.post('/api/flakiness', { testId: `tc_${'Z'.repeat(26)}`, projectId: a.projectId, isQuarantined: true }), 404],
+    ["POST /api/flakiness on another project", () => apiB.post('/api/flakiness', { testId: caseOf.retry, projectId: a.projectId, isQuarantined: true }), 404],
+    ["POST /api/flakiness with another project's test under its own project", () => apiB.post('/api/flakiness', { testId: caseOf.retry, projectId: b.projectId, isQuarantined: true }), 404],
+  ];
+  for (const [name, call, status, field] of cases) {
+    it(`${name} → ${status}, nothing appended`, async () => {
+      const res = await call();
+      expect(res.status, res.text).toBe(status);
+      expect(Object.keys(res.body.error).sort()).toEqual(['code', 'details', 'message']);
+      if (field) expect(res.body.error.details.field).toBe(field);
+      const before = baseline;
+      expect(await settle()).toBe(before);
+    });
+  }
+
+  it('POST /api/flakiness with a read-only key → 403', async () => {
+    const key = await client(stack.url, { token: a.token }).post('/api/api-keys', { projectId: a.projectId, name: 'read', scope: 'read' });
+    const res = await client(stack.url, { key: key.body.key }).post('/api/flakiness', { testId: caseOf.retry, projectId: a.projectId, isQuarantined: true });
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('insufficient_scope');
+    expect((await client(stack.url, { key: key.body.key }).get('/api/quarantine')).status).toBe(200);
+  });
+});
