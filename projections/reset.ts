@@ -23,10 +23,18 @@ export async function resetClickHouseFacts(ch: ClickHouse): Promise<void> {
   await waitForMutations(ch);
 }
 
-export async function rewindConsumerGroup(kafka: Kafka, groupId: string, topic: string): Promise<void> {
+// Kafka refuses while the group has members. A member that was killed stays one
+// until its session times out, so this waits (up to `waitMs`) for the group to empty.
+export async function rewindConsumerGroup(kafka: Kafka, groupId: string, topic: string, waitMs = 60_000): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const [group] = (await admin.describeGroups([groupId])).groups;
+      if (!group || group.members.length === 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
     await admin.resetOffsets({ groupId, topic, earliest: true });
   } finally {
     await admin.disconnect();

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { AppError, ERROR_CODES } from '../errors.ts';
+import { AppError, ERROR_CODES, unavailable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
 // The one error middleware, first in the chain: every failure leaves as
@@ -23,6 +23,9 @@ export function errorMiddleware(logger: Logger) {
         ctx.body = { error: { code: 'internal_error', message: 'internal error', details: { requestId: ctx.state.requestId } } };
         return;
       }
+      if (appError.status === 503 && !(err instanceof AppError)) {
+        logger.warn({ err, method: ctx.method, path: ctx.path, requestId: ctx.state.requestId }, 'a data store is unreachable');
+      }
       ctx.status = appError.status;
       for (const [k, v] of Object.entries(appError.headers)) ctx.set(k, v);
       ctx.body = { error: { code: appError.code, message: appError.message, details: appError.details } };
@@ -30,11 +33,23 @@ export function errorMiddleware(logger: Logger) {
   };
 }
 
+// A store that cannot be reached (stopped, restarting, the network): socket
+// errors, and Postgres's connection and shutdown SQLSTATEs (classes 08 and 57P).
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
+  '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03',
+]);
+const UNREACHABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|socket hang up/;
+
 // Errors thrown by body parsing (raw-body / co-body) carry `status` and `type`.
 export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
   if (err instanceof z.ZodError) return validationError(err);
-  const e = err as { status?: number; type?: string; message?: string; expose?: boolean };
+  const e = err as { status?: number; type?: string; message?: string; expose?: boolean; code?: unknown };
+  // Not the request's fault and not a bug: 503 with Retry-After; the pools reconnect by themselves.
+  if (e && ((typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) || UNREACHABLE_MESSAGES.test(e.message ?? ''))) {
+    return unavailable('a data store');
+  }
   if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     if (e.status === 413 || e.type === 'entity.too.large') return new AppError('payload_too_large', 'request body is too large');
     if (e.status === 415 || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {

@@ -84,12 +84,15 @@ export class ClickHouseProjection implements Projection {
       if (rows[table].length === 0) continue;
       await this.ch.insert(table, rows[table]);
       setWatermark(wm, table, partition, last);
+      await batch.heartbeat?.(); // inserts and mutations can outlast the group's session
     }
     if (deletedRuns.length) {
       for (const table of CLICKHOUSE_FACT_TABLES) {
         await this.ch.command(`ALTER TABLE ${table} DELETE WHERE ${sql.inList('run_id', deletedRuns)}`);
       }
+      await batch.heartbeat?.();
       await deleteRunsFromDerived(this.ch, deletedRuns);
+      await batch.heartbeat?.();
     }
     // Tombstones first, then the deletion: a batch of another partition that
     // inserts the project's rows meanwhile finds the tombstone afterwards (below).

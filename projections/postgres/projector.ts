@@ -57,7 +57,10 @@ export class PostgresProjection implements Projection {
         new Set(fresh.filter((pe) => pe.event.type === 'project.deleted').map((pe) => pe.event.projectId)),
       );
       const dead: DeadLetter[] = [];
-      for (const pe of fresh) {
+      for (const [i, pe] of fresh.entries()) {
+        // A large batch outlasts the group's session on a busy machine: without a
+        // heartbeat the member is dropped, the batch goes stale and is fetched again, forever.
+        if (i % 100 === 99) await batch.heartbeat?.();
         const { event } = pe;
         // A deleted project's late events (other partitions, replays) change nothing.
         const outcome: Outcome = deleted.has(event.projectId) && event.type !== 'project.deleted'

@@ -35,13 +35,16 @@ export type TestStack = {
 // A stack of its own for one test file: its own Postgres and ClickHouse
 // databases and its own topics on the shared test broker, the real app on a
 // random port, and (optionally) the projections running in this process.
-export async function startTestStack(opts: { projections?: ProjectionName[]; overrides?: Partial<Config> } = {}): Promise<TestStack> {
-  const base = loadConfig();
+// `services`: environment variables that point the stack at other servers (the
+// fault-injection tests' private Kafka, ClickHouse or Postgres).
+export async function startTestStack(opts: { projections?: ProjectionName[]; overrides?: Partial<Config>; services?: Record<string, string> } = {}): Promise<TestStack> {
+  const base = loadConfig({ ...(process.env as Record<string, string>), ...opts.services });
   const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const pgUrl = new URL(base.pgUrl);
   pgUrl.pathname = `/rl_t_${suffix}`;
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
+    ...opts.services,
     RUNLEDGER_PG_URL: pgUrl.toString(),
     RUNLEDGER_CLICKHOUSE_DB: `rl_t_${suffix}`,
     RUNLEDGER_TOPIC: `rl.t.${suffix}.events`,
