@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import cron from 'node-cron';
 
 // Requests per API key (or user) per window and endpoint group; the defaults are
 // the Euriqa table (shared/seeds/001), plus groups of our own.
@@ -56,6 +57,10 @@ const Env = z.object({
   RUNLEDGER_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
   // /health/deep calls a projection with lag and no heartbeat this recent unhealthy.
   RUNLEDGER_HEARTBEAT_STALE_MS: z.coerce.number().int().min(500).default(60_000),
+  // The housekeeping process (ops/run/housekeeping.ts): when it sweeps (a node-cron
+  // expression, UTC), and how many expired runs it deletes per append.
+  RUNLEDGER_HOUSEKEEPING_CRON: z.string().refine((e) => cron.validate(e), 'must be a cron expression').default('17 * * * *'),
+  RUNLEDGER_HOUSEKEEPING_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
 });
 
 // Every variable this module reads (docs/operations.md must list exactly these).
@@ -105,6 +110,8 @@ export type Config = {
   metricsPort: number;
   heartbeatIntervalMs: number;
   heartbeatStaleMs: number;
+  housekeepingCron: string;
+  housekeepingBatchSize: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -144,6 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     metricsPort: e.RUNLEDGER_METRICS_PORT,
     heartbeatIntervalMs: e.RUNLEDGER_HEARTBEAT_INTERVAL_MS,
     heartbeatStaleMs: e.RUNLEDGER_HEARTBEAT_STALE_MS,
+    housekeepingCron: e.RUNLEDGER_HOUSEKEEPING_CRON,
+    housekeepingBatchSize: e.RUNLEDGER_HOUSEKEEPING_BATCH_SIZE,
     ...overrides,
   };
 }
