@@ -11,6 +11,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { Housekeeper, type SweepReport } from '../../ops/housekeeping/housekeeper.ts';
 import { CLICKHOUSE_DERIVED_TABLES, DERIVED_SNAPSHOTS } from '../../projections/clickhouse/tables/derived.ts';
 import type { Event } from '../../schemas/events.ts';
+import { runToEnd, spawnProcess } from '../support/processes.ts';
 
 // Retention: runs older than their project's dataRetentionDays leave every
 // store through the log (run.deleted, as a user's DELETE does), whole ClickHouse
@@ -208,5 +209,37 @@ describe('retention sweep', () => {
   it('does nothing more when swept again', async () => {
     const again = await new Housekeeper(stack.pool, stack.ch, eventLog, createLogger('housekeeping', 'silent'), { batchSize: 500, idempotencyTtlSeconds: 24 * 3600 }).sweep(now);
     expect(again).toEqual({ skipped: false, expiredRuns: 0, droppedPartitions: [], idempotencyKeys: 0 });
+  });
+});
+
+describe('the housekeeping process (ops/run/housekeeping.ts)', () => {
+  it('sweeps once with --once: a run that expired since is deleted through the log', async () => {
+    const { runId, events } = runEvents(a.projectId, { tests: 3, at: ago(31) });
+    await stack.pool.query('INSERT INTO ingest_runs (id, project_id, branch, commit_sha, created_at) VALUES ($1, $2, $3, $4, $5)', [runId, a.projectId, 'main', 'c0ffee', ago(31)]);
+    await eventLog.append(events);
+    await stack.waitForProjections();
+    expect((await stack.pool.query('SELECT 1 FROM runs WHERE id = $1', [runId])).rowCount).toBe(1);
+    const run = await runToEnd(['ops/run/housekeeping.ts', '--once'], { ...stack.env, RUNLEDGER_LOG_LEVEL: 'silent' });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout.trim().split('\n').pop()!)).toMatchObject({ skipped: false, expiredRuns: 1 });
+    await stack.waitForProjections();
+    expect((await stack.pool.query('SELECT 1 FROM runs WHERE id = $1', [runId])).rowCount).toBe(0);
+    expect(await runIdsIn('test_results_v1')).toEqual(kept());
+  });
+
+  it('sweeps on its cron schedule, and stops on SIGTERM', async () => {
+    const child = spawnProcess(['ops/run/housekeeping.ts'], { ...stack.env, RUNLEDGER_HOUSEKEEPING_CRON: '* * * * * *' }, 'info');
+    try {
+      for (let i = 0; i < 200 && !child.output().includes('housekeeping sweep done'); i++) {
+        child.assertAlive();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(child.output()).toContain('"msg":"housekeeping scheduled"');
+      expect(child.output()).toContain('"msg":"housekeeping sweep done"');
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 });
