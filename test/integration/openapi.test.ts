@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { createTenant } from '../support/tenants.ts';
 import { mountedRoutes, type MountedRoute } from '../../lib/http/routes.ts';
 import { buildOpenApi, ROUTE_DOCS } from '../../lib/http/openapi.ts';
 import { ERROR_CODES } from '../../lib/errors.ts';
@@ -171,10 +172,16 @@ describe('GET /openapi.json', () => {
   it('matches what the API answers: an unknown run is a 404 of the documented shape', async () => {
     const op = doc.paths['/api/runs/{id}'].get;
     expect(op.responses['404'].content['application/json'].schema.properties.error.properties.code.enum).toContain('not_found');
-    const res = await fetch(`${stack.url}/api/runs/run_00000000000000000000000000`, { headers: { 'x-api-key': 'rl_unknown' } });
+    const tenant = await createTenant(stack.url, 'openapi');
+    const res = await fetch(`${stack.url}/api/runs/run_00000000000000000000000000`, { headers: { 'x-api-key': tenant.apiKey } });
     const body = await res.json();
-    expect(String(res.status) in op.responses).toBe(true);
+    expect(res.status).toBe(404);
     expect(Object.keys(body.error).sort()).toEqual(['code', 'details', 'message']);
+    expect(op.responses['404'].content['application/json'].schema.properties.error.properties.code.enum).toEqual([body.error.code]);
+    // and a bad credential: the documented 401
+    const unauth = await fetch(`${stack.url}/api/runs/run_00000000000000000000000000`, { headers: { 'x-api-key': 'rl_unknown' } });
+    expect(unauth.status).toBe(401);
+    expect(op.responses['401'].content['application/json'].schema.properties.error.properties.code.enum).toEqual([(await unauth.json()).error.code]);
   });
 });
 
