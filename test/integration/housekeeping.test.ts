@@ -12,6 +12,9 @@ import { Housekeeper, type SweepReport } from '../../ops/housekeeping/housekeepe
 import { CLICKHOUSE_DERIVED_TABLES, DERIVED_SNAPSHOTS } from '../../projections/clickhouse/tables/derived.ts';
 import type { Event } from '../../schemas/events.ts';
 import { runToEnd, spawnProcess } from '../support/processes.ts';
+import { snapshot } from '../support/snapshot.ts';
+import { resetClickHouseFacts, resetPostgresReadModels, rewindConsumerGroup, waitForMutations } from '../../projections/reset.ts';
+import { groupIdOf } from '../../projections/registry.ts';
 
 // Retention: runs older than their project's dataRetentionDays leave every
 // store through the log (run.deleted, as a user's DELETE does), whole ClickHouse
@@ -209,6 +212,23 @@ describe('retention sweep', () => {
   it('does nothing more when swept again', async () => {
     const again = await new Housekeeper(stack.pool, stack.ch, eventLog, createLogger('housekeeping', 'silent'), { batchSize: 500, idempotencyTtlSeconds: 24 * 3600 }).sweep(now);
     expect(again).toEqual({ skipped: false, expiredRuns: 0, droppedPartitions: [], idempotencyKeys: 0 });
+  });
+
+  it('leaves the log the record: a replay of it rebuilds Postgres and ClickHouse as the sweep left them', async () => {
+    const live = await snapshot(stack);
+    await stack.stopProjection('postgres');
+    await stack.stopProjection('clickhouse');
+    await resetPostgresReadModels(stack.pool);
+    await resetClickHouseFacts(stack.ch);
+    for (const name of ['postgres', 'clickhouse'] as const) await rewindConsumerGroup(stack.kafka, groupIdOf(stack.config, name), stack.config.topic);
+    await stack.startProjection('postgres');
+    await stack.startProjection('clickhouse');
+    await stack.waitForProjections();
+    await waitForMutations(stack.ch);
+    const replayed = await snapshot(stack);
+    expect(replayed.pg.runs!.map((r: any) => r.id).sort()).toEqual(kept());
+    expect(replayed.pg).toEqual(live.pg);
+    expect(replayed.ch).toEqual(live.ch);
   });
 });
 
