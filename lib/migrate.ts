@@ -65,3 +65,11 @@ export async function migrateClickHouse(ch: ClickHouse, dir = join(MIGRATIONS_DI
   }
   return applied;
 }
+
+// The materialised views the ClickHouse migrations create, as their CREATE
+// statements: `runledger rebuild clickhouse` creates them again over the tables
+// it switched in (a view follows its tables by name on some versions and by
+// identity on others, so re-creating them is the one way that works on both).
+export async function clickhouseViewStatements(dir = join(MIGRATIONS_DIR, 'clickhouse')): Promise<string[]> {
+  return (await migrationFiles(dir)).flatMap((m) => m.statements).filter((s) => /^\s*(--.*\n\s*)*CREATE MATERIALIZED VIEW/i.test(s));
+}

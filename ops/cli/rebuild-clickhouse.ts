@@ -3,15 +3,18 @@ import type { Logger } from '../../lib/logger.ts';
 import { createPool } from '../../lib/pg.ts';
 import { ClickHouse, chDateTime, sql } from '../../lib/clickhouse.ts';
 import { createKafka, topicEnds } from '../../lib/kafka.ts';
-import { migrateClickHouse } from '../../lib/migrate.ts';
+import { clickhouseViewStatements, migrateClickHouse } from '../../lib/migrate.ts';
 import { runProjection, type RunningConsumer } from '../../projections/kafka/consumer.ts';
-import { CLICKHOUSE_FACT_TABLES, CLICKHOUSE_PROJECTION, ClickHouseProjection } from '../../projections/clickhouse/projector.ts';
+import { CLICKHOUSE_FACT_TABLES, CLICKHOUSE_PROJECTION, ClickHouseProjection, DELETED_PROJECTS_TABLE } from '../../projections/clickhouse/projector.ts';
+import { CLICKHOUSE_DERIVED_TABLES } from '../../projections/clickhouse/tables/derived.ts';
 import { waitForMutations } from '../../projections/reset.ts';
 import { pause, reached, waitForProjectorsToStop, type RebuildResult } from './rebuild.ts';
 
 const OFFSETS = 'projection_offsets_v1';
+// Every table the projector fills, directly or through its views.
+export const REBUILT_TABLES = [...CLICKHOUSE_FACT_TABLES, ...CLICKHOUSE_DERIVED_TABLES, DELETED_PROJECTS_TABLE];
 
-// `runledger rebuild clickhouse`: replays the log into fresh fact tables in a
+// `runledger rebuild clickhouse`: replays the log into fresh tables (facts, the tables their views fill, tombstones) in a
 // shadow database created by the same migration files, while the live tables
 // keep serving, then switches with one `RENAME TABLE live TO old, shadow TO live`.
 //
@@ -73,8 +76,15 @@ export async function rebuildClickHouse(
     const old = `${config.clickhouseDb}_old_${id}`;
     await live.command(`CREATE DATABASE ${sql.ident(old)}`);
     await live.command(
-      `RENAME TABLE ${CLICKHOUSE_FACT_TABLES.map((t) => `${config.clickhouseDb}.${t} TO ${old}.${t}, ${shadowDb}.${t} TO ${config.clickhouseDb}.${t}`).join(', ')}`,
+      `RENAME TABLE ${REBUILT_TABLES.map((t) => `${config.clickhouseDb}.${t} TO ${old}.${t}, ${shadowDb}.${t} TO ${config.clickhouseDb}.${t}`).join(', ')}`,
     );
+    // The views feed the switched-in tables from now on (no insert runs meanwhile:
+    // no projector does).
+    const views = await live.select<{ name: string }>(
+      `SELECT name FROM system.tables WHERE database = ${sql.str(config.clickhouseDb)} AND engine = 'MaterializedView'`,
+    );
+    for (const v of views) await live.command(`DROP TABLE ${sql.ident(v.name)}`);
+    for (const statement of await clickhouseViewStatements()) await live.command(statement);
     // projection_offsets_v1 may hold other projections' positions: only the shadow's are added.
     const reachedAt = await positions(shadow, config.topic);
     await live.insert(OFFSETS, [...reachedAt].map(([partition, offset]) => (
@@ -83,7 +93,7 @@ export async function rebuildClickHouse(
     await live.command(`DROP DATABASE ${sql.ident(shadowDb)}`);
     if (!opts.keepOld) await live.command(`DROP DATABASE ${sql.ident(old)}`);
     const events = [...reachedAt].reduce((n, [, o]) => n + o + 1, 0);
-    logger.info({ old: opts.keepOld ? old : null, ms: Date.now() - started, switchMs }, 'switched to the rebuilt fact tables');
+    logger.info({ old: opts.keepOld ? old : null, ms: Date.now() - started, switchMs }, 'switched to the rebuilt tables');
     return { shadow: shadowDb, old: opts.keepOld ? old : null, events, ms: Date.now() - started, switchMs };
   } catch (err) {
     await live.command(`DROP DATABASE IF EXISTS ${sql.ident(shadowDb)}`).catch(() => undefined);

@@ -57,6 +57,9 @@ kafka_api_ready() {
 
 # kafka_start DIR PORT CONTROLLER_PORT: configure, format (once) and start a single-node
 # KRaft Kafka on 127.0.0.1 with its data in DIR/data. Harmless if already running.
+# A node of a cluster (the fault-injection tests) sets KAFKA_NODE_ID, KAFKA_QUORUM_VOTERS
+# (id@host:controller_port,…), KAFKA_CLUSTER_ID (the same for every node),
+# KAFKA_REPLICATION and KAFKA_MIN_ISR.
 kafka_start() {
   local dir port=$2 cport=$3 t0 rc=0
   mkdir -p "$1" && dir=$(cd "$1" && pwd)
@@ -80,8 +83,8 @@ kafka_start() {
   cat >"$dir/server.properties" <<EOF
 # Written by ops/lib/kafka.sh on every start; edit that file, not this one.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
+node.id=${KAFKA_NODE_ID:-1}
+controller.quorum.voters=${KAFKA_QUORUM_VOTERS:-1@127.0.0.1:$cport}
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -90,13 +93,13 @@ controller.listener.names=CONTROLLER
 log.dirs=$dir/data
 auto.create.topics.enable=false
 num.partitions=3
-default.replication.factor=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-min.insync.replicas=1
+default.replication.factor=${KAFKA_REPLICATION:-1}
+offsets.topic.replication.factor=${KAFKA_REPLICATION:-1}
+transaction.state.log.replication.factor=${KAFKA_REPLICATION:-1}
+transaction.state.log.min.isr=${KAFKA_MIN_ISR:-1}
+share.coordinator.state.topic.replication.factor=${KAFKA_REPLICATION:-1}
+share.coordinator.state.topic.min.isr=${KAFKA_MIN_ISR:-1}
+min.insync.replicas=${KAFKA_MIN_ISR:-1}
 group.initial.rebalance.delay.ms=0
 # The log is the source of truth: keep everything.
 log.retention.ms=-1
@@ -141,8 +144,8 @@ EOF
     -cp "$KAFKA_JARS/*")
 
   if [[ ! -f "$dir/data/meta.properties" ]]; then
-    local cid=""
-    [[ -s "$dir/cluster-id" ]] && cid=$(<"$dir/cluster-id")
+    local cid="${KAFKA_CLUSTER_ID:-}"
+    [[ -z "$cid" && -s "$dir/cluster-id" ]] && cid=$(<"$dir/cluster-id")
     # A Kafka Uuid: 16 random bytes, base64url without padding; like Kafka's own
     # Uuid.randomUuid() never starting with "-" (the format command would take it for an option).
     while [[ ! "$cid" =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{21}$ ]]; do

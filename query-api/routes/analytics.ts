@@ -61,7 +61,7 @@ export function analyticsRouter({ pool, ch }: AppDeps): Router {
     for (const runId of ids) {
       const run = await runsRepo.byId(pool, runId);
       if (!run) throw notFound('run', runId);
-      await authorize(pool, principal, run.project_id, 'read');
+      await authorize(pool, principal, run.project_id, 'read', { kind: 'run', id: runId });
       if (projectId && run.project_id !== projectId) throw new AppError('validation_error', 'the runs belong to different projects', { field: 'runIds' });
       projectId = run.project_id;
       runs.push({ id: run.id, status: run.status, branch: run.branch, commitSha: run.commit_sha, createdAt: run.created_at.toISOString() });

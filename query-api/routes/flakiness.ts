@@ -144,7 +144,7 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
     const q = parse(QuarantineHistoryQuery, ctx.query);
     const testCase = await findCase(given);
     if (!testCase) throw notFound('test', given);
-    await authorize(pool, principalOf(ctx), testCase.project_id, 'read');
+    await authorize(pool, principalOf(ctx), testCase.project_id, 'read', { kind: 'test', id: given });
     const { rows, total } = await quarantines.history(pool, testCase.id, q);
     ctx.body = { data: rows.map(historyEntryView), total, limit: q.limit, offset: q.offset, testCaseId: testCase.id };
   });

@@ -130,8 +130,9 @@ beforeAll(async () => {
           label: `${scope} key of ${teamLabel}${pi}`,
           cred: { kind: 'key', projectId, teamId, scope },
           headers: { 'x-api-key': keys[scope].key },
-          // its project, and the name and id of its team (GET /api/teams)
-          visible: new Set([...own, teamMarker, teamId]),
+          // its project, the name and id of its team (GET /api/teams), and the ids (not
+          // names or emails) of the team's people, who appear as actors (quarantine history)
+          visible: new Set([...own, teamMarker, teamId, ...[...tv].filter((x) => x.startsWith('user_'))]),
         });
       }
     }

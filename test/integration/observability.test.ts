@@ -58,7 +58,7 @@ describe('operational visibility', () => {
       expect(c.status).toBe('ok');
       expect(c.latencyMs).toBeGreaterThanOrEqual(0);
     }
-    expect(r.body.consumers.map((c) => c.projection).sort()).toEqual(['blobs', 'clickhouse', 'postgres']);
+    expect(r.body.consumers.map((c) => c.projection).sort()).toEqual(['blobs', 'clickhouse', 'postgres', 'quarantine']);
     for (const c of r.body.consumers) expect(c.partitions).toHaveLength(3);
   });
 
@@ -74,6 +74,7 @@ describe('operational visibility', () => {
 
   it('a running projector catches up and is healthy with zero lag and a last commit time', async () => {
     spawn(['ops/run/projector.ts', 'blobs']);
+    spawn(['ops/run/projector.ts', 'quarantine']);
     // the next tests find these two at the end of `children`, postgres first
     const pg = spawn(['ops/run/projector.ts', 'postgres']);
     spawn(['ops/run/projector.ts', 'clickhouse']);

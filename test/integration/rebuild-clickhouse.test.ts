@@ -8,6 +8,7 @@ import { EventLog } from '../../ingest/event-log.ts';
 import { makeEvent } from '../../ingest/events.ts';
 import { waitForMutations } from '../../projections/reset.ts';
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
+import { REBUILT_TABLES } from '../../ops/cli/rebuild-clickhouse.ts';
 
 describe('runledger rebuild clickhouse', () => {
   let stack: TestStack;
@@ -52,7 +53,7 @@ describe('runledger rebuild clickhouse', () => {
     const old = /(rl_t_\w+_old_\w+)/.exec(cli.output())?.[1];
     expect(old, cli.output()).toBeDefined();
     const moved = await stack.ch.select<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${old}' ORDER BY name`);
-    expect(moved.map((t) => t.name)).toEqual(['runs_v1', 'test_results_v1']);
+    expect(moved.map((t) => t.name)).toEqual([...REBUILT_TABLES].sort());
     await stack.ch.command(`DROP DATABASE ${old}`);
     await killHard(cli);
   });
@@ -66,6 +67,9 @@ describe('runledger rebuild clickhouse', () => {
     const after = await snapshotClickHouse(stack);
     expect(after.test_results_v1!.length).toBe(before.test_results_v1!.length + 25);
     expect(after.runs_v1!.length).toBe(before.runs_v1!.length + 2);
+    // the views were created again over the switched-in tables: they follow too
+    expect(after.run_results_v1!.length).toBe(before.run_results_v1!.length + 25);
+    expect(after.run_stats_v1!.length).toBe(before.run_stats_v1!.length + 1);
     const [ids] = await stack.ch.select<{ n: string; u: string }>('SELECT toString(count()) AS n, toString(uniqExact(test_id)) AS u FROM test_results_v1');
     expect(ids!.n).toBe(ids!.u);
   });
