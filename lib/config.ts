@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import cron from 'node-cron';
 
 // Requests per API key (or user) per window and endpoint group; the defaults are
 // the Euriqa table (shared/seeds/001), plus groups of our own.
@@ -65,6 +66,10 @@ const Env = z.object({
   RUNLEDGER_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(500),
   RUNLEDGER_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).default(16),
   RUNLEDGER_WEBHOOK_PER_TARGET_CONCURRENCY: z.coerce.number().int().min(1).default(4),
+  // The housekeeping process (ops/run/housekeeping.ts): when it sweeps (a node-cron
+  // expression, UTC), and how many expired runs it deletes per append.
+  RUNLEDGER_HOUSEKEEPING_CRON: z.string().refine((e) => cron.validate(e), 'must be a cron expression').default('17 * * * *'),
+  RUNLEDGER_HOUSEKEEPING_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
 });
 
 // Every variable this module reads (docs/operations.md must list exactly these).
@@ -117,6 +122,8 @@ export type Config = {
   webhooks: {
     allowPrivate: boolean; retryDelaysMs: number[]; timeoutMs: number; pollMs: number; concurrency: number; perTargetConcurrency: number;
   };
+  housekeepingCron: string;
+  housekeepingBatchSize: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -164,6 +171,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       concurrency: e.RUNLEDGER_WEBHOOK_CONCURRENCY,
       perTargetConcurrency: e.RUNLEDGER_WEBHOOK_PER_TARGET_CONCURRENCY,
     },
+    housekeepingCron: e.RUNLEDGER_HOUSEKEEPING_CRON,
+    housekeepingBatchSize: e.RUNLEDGER_HOUSEKEEPING_BATCH_SIZE,
     ...overrides,
   };
 }

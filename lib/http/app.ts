@@ -38,6 +38,7 @@ import { flakinessRouter } from '../../query-api/routes/flakiness.ts';
 import { analyticsRouter } from '../../query-api/routes/analytics.ts';
 import { webhooksRouter } from '../../query-api/routes/webhooks.ts';
 import { schedulesRouter } from '../../query-api/routes/schedules.ts';
+import { docsRouter } from '../../query-api/routes/docs.ts';
 
 export type ServiceDeps = {
   config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger;
@@ -63,7 +64,7 @@ export type RunledgerApp = Koa & {
 // every other route is behind `authenticate`, which runs before a body is read.
 // The isolation matrix (test/integration/isolation-matrix.test.ts) walks the
 // mounted routers, so a route added here is tested against every credential.
-export const openRouters = (deps: AppDeps): Router[] => [healthRouter(deps), authRouter(deps), artifactFilesRouter(deps)];
+export const openRouters = (deps: AppDeps): Router[] => [healthRouter(deps), docsRouter(deps), authRouter(deps), artifactFilesRouter(deps)];
 export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
@@ -100,8 +101,8 @@ export function createApp(services: ServiceDeps): RunledgerApp {
     [UPLOAD_PATH]: { limitBytes: 0, stream: true },
   });
 
-  // Open routes: health, the bootstrap/login that precede any credential, and
-  // artifact files behind signed URLs.
+  // Open routes: health, the API's description (/openapi.json, /docs), the
+  // bootstrap/login that precede any credential, and artifact files behind signed URLs.
   const open = new Router();
   open.use(body);
   for (const r of openRouters(deps)) open.use(r.routes());

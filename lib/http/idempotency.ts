@@ -60,12 +60,15 @@ export class IdempotencyStore {
     await this.pool.query('DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND owner = $3', [scope, key, owner]);
   }
 
-  private async sweep(): Promise<void> {
-    await this.pool.query(
+  // Deletes up to 1000 keys past their TTL (every 500th claim does, and the
+  // housekeeping process until none is left); how many it deleted.
+  async sweep(): Promise<number> {
+    const r = await this.pool.query(
       `DELETE FROM idempotency_keys WHERE ctid IN (
          SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) LIMIT 1000)`,
       [this.ttlSeconds],
     );
+    return r.rowCount ?? 0;
   }
 }
 

@@ -67,6 +67,8 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   // the matrix's stack runs no blobs projector, so that group has lag and no heartbeat: stalled
   'GET /health/deep': { target: 'open', call: () => ({}), expect: { status: 503 } },
   'GET /metrics': { target: 'open', call: () => ({}), expect: { status: 200 } },
+  'GET /openapi.json': { target: 'open', call: () => ({}), expect: { status: 200 } },
+  'GET /docs': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'GET /api/auth/setup': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'POST /api/auth/setup': { target: 'open', call: () => ({ body: { email: 'late@example.com', password: 'another long passphrase' } }), expect: { status: 409, code: 'setup_complete' } },
   'POST /api/auth/login': { target: 'open', call: () => ({ body: { email: 'nobody@example.com', password: 'not the password' } }), expect: { status: 401, code: 'invalid_auth' } },
