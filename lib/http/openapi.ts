@@ -6,6 +6,7 @@ import * as api from '../../schemas/api.ts';
 import * as acc from '../../schemas/accounts.ts';
 import * as fl from '../../schemas/flakiness.ts';
 import * as an from '../../schemas/analytics.ts';
+import * as wh from '../../schemas/webhooks.ts';
 import { BatchItem, BatchResponse } from '../../schemas/batch.ts';
 import { Artifact, UploadFields } from '../../schemas/upload.ts';
 
@@ -42,7 +43,34 @@ const testOrCase = { id: fl.TestOrCaseId };
 const R = (name: string, schema: z.ZodType) => ({ name, schema });
 const list = (item: z.ZodType) => api.listOf(item);
 
+const webhookId = { id: id('webhook') };
+const scheduleId = { id: id('schedule') };
+
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
+  // ---- webhooks and schedules (docs/webhooks.md)
+  'GET /api/webhooks': { tag: 'webhooks', permission: 'read', query: wh.WebhooksQuery, summary: 'The webhooks of a project (secrets and header values masked).', ok: { status: 200, schema: null } },
+  'POST /api/webhooks': {
+    tag: 'webhooks', permission: 'manage', body: wh.WebhookCreateBody,
+    summary: 'Create a webhook; the `whsec_…` secret (generated when not given) is in this answer only. Private or non-https targets are refused (400) unless the server allows them.',
+    ok: { status: 201, schema: null },
+  },
+  'GET /api/webhooks/:id': { tag: 'webhooks', permission: 'read', params: webhookId, summary: 'A webhook (secret masked).', ok: { status: 200, schema: null } },
+  'PATCH /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, body: wh.WebhookPatchBody, summary: 'Change a webhook (url, events, headers, secret, isActive, thresholds).', ok: { status: 200, schema: null } },
+  'DELETE /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Delete a webhook and its pending deliveries.', ok: { status: 200, schema: null } },
+  'GET /api/webhooks/:id/deliveries': {
+    tag: 'webhooks', permission: 'read', params: webhookId, query: wh.DeliveriesQuery,
+    summary: 'Recent deliveries: event, status code, attempts, next attempt, duration, response excerpt.', ok: { status: 200, schema: null },
+  },
+  'POST /api/webhooks/:id/test': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Send a signed test delivery now (event `webhook.test`) and answer with its outcome.', ok: { status: 200, schema: null } },
+  'GET /api/schedules': { tag: 'schedules', permission: 'read', query: wh.SchedulesQuery, summary: 'The digest schedules of a project.', ok: { status: 200, schema: null } },
+  'POST /api/schedules': { tag: 'schedules', permission: 'manage', body: wh.ScheduleCreateBody, summary: 'Create a digest schedule (cron expression and time zone); each due time sends `digest.ready` to the project\'s webhooks.', ok: { status: 201, schema: null } },
+  'GET /api/schedules/:id': { tag: 'schedules', permission: 'read', params: scheduleId, summary: 'A schedule with its next due time.', ok: { status: 200, schema: null } },
+  'PATCH /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, body: wh.SchedulePatchBody, summary: 'Change a schedule.', ok: { status: 200, schema: null } },
+  'DELETE /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Delete a schedule.', ok: { status: 200, schema: null } },
+  'POST /api/schedules/:id/pause': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Pause a schedule.', ok: { status: 200, schema: null } },
+  'POST /api/schedules/:id/resume': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Resume a schedule (its next due time from now).', ok: { status: 200, schema: null } },
+  'POST /api/schedules/:id/trigger': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Send a digest now, outside the schedule.', ok: { status: 202, schema: null } },
+
   // ---- health and metrics
   'GET /health': { tag: 'health', access: 'open', summary: 'Liveness: the process serves.', ok: { status: 200, schema: z.object({ status: z.literal('ok') }) } },
   'GET /health/ready': {
@@ -129,7 +157,16 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
 
   // ---- runs, tests, suites
   'GET /api/runs': { tag: 'runs', permission: 'read', query: api.RunsQuery, summary: 'A project\'s runs, newest first.', ok: { status: 200, ...R('RunList', list(api.RunListItem)) } },
-  'GET /api/runs/:id': { tag: 'runs', permission: 'read', params: runId, summary: 'A run with counts, pass rate and duration.', ok: { status: 200, ...R('Run', api.Run) } },
+  'GET /api/runs/:id': {
+    tag: 'runs', permission: 'read', params: runId, query: wh.RunWaitQuery,
+    summary: 'A run with counts, pass rate and duration. With `wait=true`, a long poll until it finishes (or `timeout`), with a CI verdict (`exitCode`).',
+    ok: { status: 200, ...R('Run', api.Run) },
+  },
+  'GET /api/runs/:id/stream': {
+    tag: 'runs', permission: 'read', params: runId, query: wh.RunStreamQuery,
+    summary: 'Server-Sent Events of a run: `test` (each result as projected), `counters`, `status`, `end`; `Last-Event-ID` resumes; `?token=` for EventSource.',
+    ok: { status: 200, schema: null, contentType: 'text/event-stream' },
+  },
   'GET /api/tests': { tag: 'tests', permission: 'read', query: api.TestsQuery, summary: 'Test results of a run or project.', ok: { status: 200, schema: null } },
   'GET /api/tests/:id': { tag: 'tests', permission: 'read', params: testOrCase, summary: 'A test result.', ok: { status: 200, ...R('TestResult', api.TestResult) } },
   'GET /api/tests/:id/steps': {
