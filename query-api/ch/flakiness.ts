@@ -128,6 +128,55 @@ export async function caseExecutions(ch: ClickHouse, s: Scope, excludedRuns: rea
   return out;
 }
 
+// What evidenceOf needs of the given test cases, outside incident runs: the
+// sparse history (sparseHistory in score.ts says which executions) and the
+// commits that both passed and failed. ClickHouse sorts each history twice (in
+// time order, and by branch then time), marks what to keep, and sends only that:
+// a test case that failed a few times in thousands of executions costs a few rows.
+// (Without window functions, which 18.16 lacks: arrays, indexed by position.)
+export async function caseEvidence(ch: ClickHouse, s: Scope, excludedRuns: readonly string[]): Promise<Map<string, { executions: Execution[]; commitsWithPass: Set<string> }>> {
+  const out = new Map<string, { executions: Execution[]; commitsWithPass: Set<string> }>();
+  if (s.testCaseIds?.length === 0) return out;
+  const notIncident = excludedRuns.length ? `AND NOT ${sql.inList('run_id', excludedRuns)}` : '';
+  // x: (started_at, created_at_ms, status 1 pass | 4 flaky | other fail, branch, commit, run, tie-break, position in time order)
+  const FAIL = (x: string) => `(${x}.3 != 1 AND ${x}.3 != 4)`;
+  const rows = await ch.select<{ test_case_id: string; cwp: string[]; kept: Array<[number, number, string, string, string, number]> }>(
+    `SELECT test_case_id, cwp,
+       arrayConcat(
+         arrayFilter((x, i) -> x.3 != 1 OR (i > 1 AND ${FAIL('g[i - 1]')}) OR (i < length(g) AND ${FAIL('g[i + 1]')}) OR i = length(g), g, arrayEnumerate(g)),
+         arrayFilter((x, i) -> x.3 != 1 OR (i > 1 AND b[i - 1].4 = x.4 AND ${FAIL('b[i - 1]')}) OR (i < length(b) AND b[i + 1].4 = x.4 AND ${FAIL('b[i + 1]')})
+           OR i = length(b) OR b[i + 1].4 != x.4, b, arrayEnumerate(b))
+       ) AS k,
+       arrayMap(x -> (x.1, x.3, x.4, x.5, x.6, x.8), k) AS kept
+     FROM (
+       SELECT test_case_id, cwp, g, arraySort(x -> (x.4, x.8), g) AS b
+       FROM (
+         SELECT test_case_id, cwp, arrayMap((x, i) -> (x.1, x.2, x.3, x.4, x.5, x.6, x.7, i), s, arrayEnumerate(s)) AS g
+         FROM (
+           SELECT test_case_id,
+             arrayIntersect(groupUniqArrayIf(commit_sha, status IN ('passed', 'flaky') AND commit_sha != ''),
+                            groupUniqArrayIf(commit_sha, status IN ('failed', 'timedOut') AND commit_sha != '')) AS cwp,
+             arraySort(x -> (x.1, x.2, x.7), groupArray((toUInt32(started_at), created_at_ms, toUInt8(status), branch, commit_sha, run_id,
+               cityHash64(test_id)))) AS s
+           FROM test_results_v1
+           WHERE ${scopeWhere(s, 'started_at', fromTime(s.fromDay))} AND status IN ('passed', 'failed', 'flaky', 'timedOut') ${notIncident}
+           GROUP BY test_case_id
+         )
+       )
+     )`,
+    { max_query_size: 16 * 1024 * 1024 },
+  );
+  for (const r of rows) {
+    const seen = new Map<number, Execution>();
+    for (const [t, status, branch, commit, runId, position] of r.kept) {
+      const outcome: Outcome = Number(status) === 1 ? 'pass' : Number(status) === 4 ? 'flaky' : 'fail';
+      seen.set(Number(position), { t: Number(t), seq: String(position).padStart(10, '0'), outcome, branch, commit, runId, commitSha: commit });
+    }
+    out.set(r.test_case_id, { executions: [...seen.values()].sort((a, b) => (a.seq < b.seq ? -1 : 1)), commitsWithPass: new Set(r.cwp) });
+  }
+  return out;
+}
+
 // The test cases a run executed.
 export async function runTestCases(ch: ClickHouse, projectId: string, runId: string): Promise<string[]> {
   const rows = await ch.select<{ test_case_id: string }>(

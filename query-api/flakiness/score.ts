@@ -127,9 +127,19 @@ const byTime = (a: Execution, b: Execution) => a.t - b.t || (a.seq < b.seq ? -1 
 //   so a breakage seen partly on main and partly on a feature branch is one.
 // - A test is broken now when an implausible streak of at least brokenMinRuns
 //   failures ends the history of a branch that ran within the last half-life.
-export function evidenceOf(executions: readonly Execution[], asOfDay: number, params: FlakinessParams = DEFAULT_PARAMS): Evidence {
+//
+// `executions` may be a sparse subset of the history (what ClickHouse sends for a
+// project, query-api/ch/flakiness.ts): every failed or flaky execution, the
+// executions next to a failure in time order (along its branch and along all
+// branches), and the last of each branch. That is all the sequence rules look
+// at; `whole` then gives what the subset cannot: how many executions there were,
+// their total weight, and the commits that also passed.
+export type WholeHistory = { executions: number; weightedExecutions: number; commitsWithPass: ReadonlySet<string> };
+
+export function evidenceOf(executions: readonly Execution[], asOfDay: number, params: FlakinessParams = DEFAULT_PARAMS, whole?: WholeHistory): Evidence {
   const weight = (e: Execution) => decayWeight(asOfDay - dayOf(e.t), params.halfLifeDays);
-  const commitsWithPass = new Set(executions.filter((e) => e.outcome !== 'fail' && e.commit).map((e) => e.commit));
+  const commitsWithPass = whole?.commitsWithPass ?? new Set(executions.filter((e) => e.outcome !== 'fail' && e.commit).map((e) => e.commit));
+  const total = whole?.executions ?? executions.length;
   const kind = new Map<Execution, FlakyExample['kind']>();
   const broken = new Set<Execution>();
   let flips = 0;
@@ -165,7 +175,7 @@ export function evidenceOf(executions: readonly Execution[], asOfDay: number, pa
       let inside = 0;
       for (let i = s.start; i <= s.end; i++) if (flakyFailures.has(seq[i]!)) inside++;
       // How surprising a streak this long is anywhere in a history this long.
-      const anywhere = (all.length - k + 1) * streakProbability(k, flakyFailures.size - inside, all.length - k, params);
+      const anywhere = (total - k + 1) * streakProbability(k, flakyFailures.size - inside, total - k, params);
       const plausible = anywhere >= params.brokenSignificance;
       if (!plausible) {
         if (s.terminal && active && k >= params.brokenMinRuns) brokenNow = true;
@@ -187,7 +197,7 @@ export function evidenceOf(executions: readonly Execution[], asOfDay: number, pa
   let weightedExecutions = 0;
   let flakeWeight = 0;
   const flaky: Array<{ e: Execution; kind: FlakyExample['kind'] }> = [];
-  for (const e of executions) {
+  for (const e of all) { // in time order: the sums do not depend on the order given
     const w = weight(e);
     weightedExecutions += w;
     const k = kind.get(e);
@@ -195,12 +205,13 @@ export function evidenceOf(executions: readonly Execution[], asOfDay: number, pa
     flakeWeight += w;
     flaky.push({ e, kind: k });
   }
+  if (whole) weightedExecutions = whole.weightedExecutions;
   const ordered = flaky.sort((a, b) => byTime(a.e, b.e));
   const strip = (x: (typeof ordered)[number] | undefined): FlakyExample | null =>
     x ? { runId: x.e.runId, commit: x.e.commitSha || x.e.commit, at: x.e.t, kind: x.kind } : null;
   const count = (k: FlakyExample['kind']) => ordered.filter((x) => x.kind === k).length;
   return {
-    executions: executions.length,
+    executions: total,
     weightedExecutions,
     flakeWeight,
     flakyExecutions: ordered.length,
@@ -216,6 +227,25 @@ export function evidenceOf(executions: readonly Execution[], asOfDay: number, pa
     firstFlaky: strip(ordered[0]),
     lastFlaky: strip(ordered.at(-1)),
     examples: ordered.slice(-5).reverse().map((x) => strip(x)!),
+  };
+}
+
+// The sparse subset of a history that evidenceOf needs (see WholeHistory), in
+// time order: the specification of what caseEvidence in query-api/ch/flakiness.ts
+// selects in ClickHouse.
+export function sparseHistory(executions: readonly Execution[]): { executions: Execution[]; whole: Omit<WholeHistory, 'weightedExecutions'> } {
+  const all = [...executions].sort(byTime);
+  const keep = new Set<Execution>();
+  const mark = (seq: Execution[]) => seq.forEach((e, i) => {
+    if (e.outcome !== 'pass' || seq[i - 1]?.outcome === 'fail' || seq[i + 1]?.outcome === 'fail' || i === seq.length - 1) keep.add(e);
+  });
+  mark(all);
+  for (const branch of new Set(all.map((e) => e.branch))) mark(all.filter((e) => e.branch === branch));
+  const passed = new Set(all.filter((e) => e.outcome !== 'fail' && e.commit).map((e) => e.commit));
+  const failed = new Set(all.filter((e) => e.outcome === 'fail' && e.commit).map((e) => e.commit));
+  return {
+    executions: all.filter((e) => keep.has(e)),
+    whole: { executions: all.length, commitsWithPass: new Set([...passed].filter((c) => failed.has(c))) },
   };
 }
 

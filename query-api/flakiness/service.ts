@@ -1,5 +1,5 @@
 import type { ClickHouse } from '../../lib/clickhouse.ts';
-import { caseCounts, caseExecutions, caseTitles, incidentCounts, incidentRuns, type CaseTitle, type Scope } from '../ch/flakiness.ts';
+import { caseCounts, caseEvidence, caseTitles, incidentCounts, incidentRuns, type CaseTitle, type Scope } from '../ch/flakiness.ts';
 import { dayOf, evidenceOf, passOnlyEvidence, scoreOf, type Evidence, type FlakinessParams, type Score } from './score.ts';
 
 export type CaseFlakiness = {
@@ -15,7 +15,7 @@ export type Assessment = { asOfDay: number; fromDay: number; incidentRuns: strin
 // Scores every test case of a project (or the given ones) that ran in the
 // window, as of `asOf`. Two steps: the per-day aggregates give every test case's
 // counts; only the test cases with a failed or flaky execution outside incident
-// runs have their executions read, because only they can have evidence.
+// runs have their (sparse) histories read, because only they can have evidence.
 export async function assessFlakiness(
   ch: ClickHouse,
   q: { projectId: string; branch?: string; testCaseIds?: readonly string[]; asOf: Date },
@@ -37,15 +37,17 @@ export async function assessFlakiness(
     };
   }).filter((c) => c.executions > 0 || c.incidentExecutions > 0);
   const candidates = cases.filter((c) => c.bad > 0).map((c) => c.testCaseId);
-  const executions = await caseExecutions(ch, { ...scope, testCaseIds: candidates }, incidents);
+  const histories = await caseEvidence(ch, { ...scope, testCaseIds: candidates }, incidents);
 
   return {
     asOfDay,
     fromDay,
     incidentRuns: incidents,
     cases: cases.map((c) => {
-      const ex = executions.get(c.testCaseId);
-      const evidence = ex ? evidenceOf(ex, asOfDay, params) : passOnlyEvidence({ executions: c.executions, weightedExecutions: c.weighted });
+      const h = histories.get(c.testCaseId);
+      const evidence = h
+        ? evidenceOf(h.executions, asOfDay, params, { executions: c.executions, weightedExecutions: c.weighted, commitsWithPass: h.commitsWithPass })
+        : passOnlyEvidence({ executions: c.executions, weightedExecutions: c.weighted });
       return { testCaseId: c.testCaseId, lastAt: c.lastAt, incidentExecutions: c.incidentExecutions, evidence, score: scoreOf(evidence, params, false) };
     }),
   };

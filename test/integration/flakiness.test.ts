@@ -6,6 +6,9 @@ import { runBody, testBody } from '../support/fixtures.ts';
 import { EventLog } from '../../ingest/event-log.ts';
 import { makeEvent } from '../../ingest/events.ts';
 import { FlakinessResponse } from '../../schemas/flakiness.ts';
+import { assessFlakiness } from '../../query-api/flakiness/service.ts';
+import { caseExecutions } from '../../query-api/ch/flakiness.ts';
+import { DEFAULT_PARAMS, dayOf, evidenceOf } from '../../query-api/flakiness/score.ts';
 
 // Twelve runs of fifteen tests on main, over HTTP, with one of each kind of
 // evidence; run 10 is an infrastructure incident (12 of 15 tests fail).
@@ -108,6 +111,20 @@ describe('GET /api/flakiness', () => {
     expect(items.get(caseOf.broken!)).toMatchObject({ classification: 'broken', flakyRuns: 0, evidence: { brokenFailures: 3, currentFailureStreak: 3 } });
     // The incident's failures are not evidence: the test that only failed there is stable.
     expect(items.get(caseOf.stable!)).toMatchObject({ classification: 'stable', flakyRuns: 0, totalRuns: 11, evidence: { incidentExecutionsExcluded: 1 } });
+  });
+
+  it('reads from ClickHouse only the sparse histories, and they give the evidence the whole histories give', async () => {
+    const asOf = new Date();
+    const params = DEFAULT_PARAMS;
+    const assessed = await assessFlakiness(stack.ch, { projectId: a.projectId, asOf }, params);
+    const asOfDay = dayOf(Math.floor(asOf.getTime() / 1000));
+    const whole = await caseExecutions(stack.ch, { projectId: a.projectId, fromDay: assessed.fromDay }, assessed.incidentRuns);
+    expect(assessed.cases.filter((c) => c.evidence.failures > 0 || c.evidence.flakyExecutions > 0).length).toBeGreaterThan(3);
+    for (const c of assessed.cases) {
+      const full = evidenceOf(whole.get(c.testCaseId)!, asOfDay, params);
+      expect({ ...c.evidence, weightedExecutions: 0 }, c.testCaseId).toEqual({ ...full, weightedExecutions: 0, examples: full.examples.map((x) => ({ ...x, commit: expect.any(String) })), firstFlaky: full.firstFlaky && { ...full.firstFlaky, commit: expect.any(String) }, lastFlaky: full.lastFlaky && { ...full.lastFlaky, commit: expect.any(String) } });
+      expect(c.evidence.weightedExecutions).toBeCloseTo(full.weightedExecutions, 9);
+    }
   });
 
   it('filters by minimum score, classification and branch, and pages', async () => {

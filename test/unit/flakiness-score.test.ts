@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { betaCdf, betaQuantile } from '../../query-api/flakiness/beta.ts';
 import {
-  DEFAULT_PARAMS, SCORING_VERSION, classify, decayWeight, evidenceOf, passOnlyEvidence, scoreOf, type Execution, type Outcome,
+  DEFAULT_PARAMS, SCORING_VERSION, classify, decayWeight, evidenceOf, passOnlyEvidence, scoreOf, sparseHistory, type Execution, type Outcome,
 } from '../../query-api/flakiness/score.ts';
 
 const DAY = 86_400;
@@ -171,5 +171,44 @@ describe('flakiness evidence and score (version 1)', () => {
     expect(many.score).toBeCloseTo(0.2, 1);
     expect(many.interval.upper - many.interval.lower).toBeLessThan(few.interval.upper - few.interval.lower);
     expect(classify(evaluate(history('PPRPPPPRPP')).ev, { ...DEFAULT_PARAMS, minRuns: 20 })).toBe('insufficient_data');
+  });
+});
+
+// What ClickHouse sends is a sparse subset of each history (sparseHistory): it
+// must give the very evidence the whole history gives, for every kind of history.
+describe('the sparse history', () => {
+  // A seeded generator, so a failure names a history that can be replayed.
+  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  function randomHistory(seed: number): Execution[] {
+    const r = rng(seed);
+    const n = 1 + Math.floor(r() * 120);
+    const failRate = [0.005, 0.05, 0.3, 0.8][Math.floor(r() * 4)]!;
+    const branches = ['main', 'feature-a', 'feature-b'].slice(0, 1 + Math.floor(r() * 3));
+    const out: Execution[] = [];
+    let t = (AS_OF - 27) * DAY;
+    let commit = 0;
+    for (let i = 0; i < n; i++) {
+      t += Math.floor(r() * 20_000);
+      if (r() < 0.4) commit++;
+      const x = r();
+      // a broken stretch now and then: failures in a row
+      const outcome: Outcome = x < failRate ? 'fail' : x < failRate + 0.03 ? 'flaky' : 'pass';
+      out.push({ t, seq: `s${String(i).padStart(4, '0')}`, outcome, branch: branches[Math.floor(r() * branches.length)]!, commit: r() < 0.05 ? '' : `c${commit}`, runId: `run_${i}` });
+      if (r() < 0.02) for (let k = 0; k < 6 && i < n - 1; k++) out.push({ t: (t += 600), seq: `s${String(++i).padStart(4, '0')}`, outcome: 'fail', branch: out.at(-1)!.branch, commit: `c${++commit}`, runId: `run_${i}` });
+    }
+    return out.sort(() => r() - 0.5); // the order given must not matter
+  }
+
+  it('gives the same evidence as the whole history, over 2,000 random histories', () => {
+    let sparser = 0;
+    for (let seed = 1; seed <= 2000; seed++) {
+      const ex = randomHistory(seed);
+      const full = evidenceOf(ex, AS_OF);
+      const { executions, whole } = sparseHistory(ex);
+      if (executions.length < ex.length) sparser++;
+      const sparse = evidenceOf(executions, AS_OF, DEFAULT_PARAMS, { ...whole, weightedExecutions: full.weightedExecutions });
+      expect(sparse, `seed ${seed}`).toEqual(full);
+    }
+    expect(sparser).toBeGreaterThan(1000); // the subset is smaller for most
   });
 });
