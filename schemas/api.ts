@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { Annotation, Attempt, RunStatus, StepInput, TestError, TestStatus, durationMs, id, isoDate, longText, nonNegInt, path, shortText, tags, title } from './common.ts';
+import { Annotation, Attempt, Pagination, RunStatus, StepInput, TestError, TestStatus, durationMs, id, isoDate, longText, nonNegInt, path, shortText, tags, title } from './common.ts';
 import { RunStats } from './events.ts';
+import { Artifact } from './upload.ts';
 
 // Request and response bodies of the HTTP API. Paths, field names and shapes
 // follow the Euriqa reference (shared/seeds/001); types are inferred from here.
@@ -14,10 +15,7 @@ export const ErrorBody = z.object({
 export const listOf = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
 
-export const Pagination = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-});
+export { Pagination };
 
 // ---- auth bootstrap (Tripwire reference, shared/seeds/003)
 // Weak passwords are refused: short ones, ones of few distinct characters, and
@@ -148,6 +146,7 @@ export const TestResult = z.object({
   variant: z.string(), status: TestStatus, duration: z.number(), retries: z.number(), attempt: z.number(),
   isFlaky: z.boolean(), tags: z.array(z.string()), annotations: z.array(Annotation), error: TestError.nullable(),
   attempts: z.array(Attempt), stdout: z.string(), stderr: z.string(), createdAt: isoDate,
+  artifacts: z.array(Artifact),
 });
 export const TestsQuery = Pagination.extend({
   projectId: id('project').optional(),

@@ -62,3 +62,8 @@ export const Attempt = z.object({
   startedAt: isoDate.optional(),
 });
 export type Attempt = z.infer<typeof Attempt>;
+
+export const Pagination = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { id } from './common.ts';
+import { id, Pagination } from './common.ts';
 
 // POST /api/upload (multipart): artifact types, their formats and size limits
 // from the Euriqa reference (shared/seeds/001). A file's format is read from its
@@ -26,5 +26,12 @@ export type UploadFields = z.infer<typeof UploadFields>;
 
 export const Artifact = z.object({
   id: z.string(), runId: z.string(), testId: z.string().nullable(), type: ArtifactTypeName, fileName: z.string(),
-  fileSize: z.number().int(), mimeType: z.string(), url: z.string(), expiresAt: z.string(), createdAt: z.string(),
+  fileSize: z.number().int(), mimeType: z.string(), sha256: z.string(), url: z.string(), expiresAt: z.string(), createdAt: z.string(),
 });
+
+// GET /api/artifacts: a run's or a test's artifacts, each with a fresh signed URL.
+export const ArtifactsQuery = Pagination.extend({
+  runId: id('run').optional(),
+  testId: id('test').optional(),
+  type: ArtifactTypeName.optional(),
+}).refine((q) => q.runId || q.testId, { message: 'give runId or testId', path: ['runId'] });

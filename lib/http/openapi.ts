@@ -8,7 +8,7 @@ import * as fl from '../../schemas/flakiness.ts';
 import * as an from '../../schemas/analytics.ts';
 import * as wh from '../../schemas/webhooks.ts';
 import { BatchItem, BatchResponse } from '../../schemas/batch.ts';
-import { Artifact, UploadFields } from '../../schemas/upload.ts';
+import { Artifact, ArtifactsQuery, UploadFields } from '../../schemas/upload.ts';
 
 // The OpenAPI 3.1 document of the API (GET /openapi.json, rendered by GET /docs).
 // Request bodies, queries and path ids are the very zod schemas the routes
@@ -146,6 +146,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
 
   // ---- artifacts
+  'GET /api/artifacts': {
+    tag: 'artifacts', permission: 'read', query: ArtifactsQuery as unknown as z.ZodObject<z.ZodRawShape>,
+    summary: "A run's or a test's artifacts (`runId` or `testId`, optionally `type`), each with a fresh signed URL.",
+    ok: { status: 200, ...R('ArtifactList', list(Artifact)) },
+  },
   'GET /api/artifacts/:id': {
     tag: 'artifacts', permission: 'read', params: { id: id('artifact') }, summary: 'An artifact with a fresh signed URL.', ok: { status: 200, ...R('Artifact', Artifact) },
   },

@@ -4,11 +4,14 @@ import { parse } from '../../lib/http/errors.ts';
 import { authorize, principalOf } from '../../lib/http/auth.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { id } from '../../schemas/common.ts';
+import { ArtifactsQuery } from '../../schemas/upload.ts';
+import { runsRepo } from '../pg/runs.ts';
+import { testsRepo } from '../pg/tests.ts';
 import { isBlobKey } from '../../ingest/blob-store.ts';
 import { MIME_BY_EXT } from '../../ingest/file-formats.ts';
 import { ARTIFACT_URL_PREFIX, signArtifactUrl, verifyArtifactUrl } from '../../ingest/signed-urls.ts';
 
-type ArtifactRow = {
+export type ArtifactRow = {
   id: string; run_id: string; project_id: string; test_id: string | null; type: string; file_name: string; file_size: number;
   mime_type: string; storage_key: string; sha256: string; created_at: Date;
 };
@@ -40,18 +43,49 @@ export function artifactFilesRouter({ config, blobs }: AppDeps): Router {
   return router;
 }
 
+// An artifact as the API shows it, with a signed URL valid from now.
+export function artifactView(row: ArtifactRow, config: AppDeps['config'], origin: string) {
+  const signed = signArtifactUrl(config.publicUrl ?? origin, config.blobSigningSecret, row.storage_key, config.blobUrlTtlSeconds);
+  return {
+    id: row.id, runId: row.run_id, testId: row.test_id, type: row.type, fileName: row.file_name, fileSize: Number(row.file_size),
+    mimeType: row.mime_type, sha256: row.sha256, ...signed, createdAt: row.created_at.toISOString(),
+  };
+}
+
 export function artifactsRouter({ pool, config }: AppDeps): Router {
   const router = new Router();
+  router.get('/api/artifacts', async (ctx) => {
+    const q = parse(ArtifactsQuery, ctx.query);
+    const principal = principalOf(ctx);
+    let runId = q.runId;
+    if (q.testId) {
+      const test = await testsRepo.byId(pool, q.testId);
+      if (!test || (runId && test.run_id !== runId)) throw notFound('test', q.testId);
+      await authorize(pool, principal, test.project_id, 'read', { kind: 'test', id: q.testId });
+      runId = test.run_id;
+    } else {
+      const run = await runsRepo.byId(pool, runId!);
+      if (!run) throw notFound('run', runId);
+      await authorize(pool, principal, run.project_id, 'read', { kind: 'run', id: runId! });
+    }
+    const where = ['run_id = $1'];
+    const args: unknown[] = [runId];
+    if (q.testId) where.push(`test_id = $${args.push(q.testId)}`);
+    if (q.type) where.push(`type = $${args.push(q.type)}`);
+    const [rows, total] = await Promise.all([
+      pool.query<ArtifactRow>(`SELECT * FROM artifacts WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT ${q.limit} OFFSET ${q.offset}`, args),
+      pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM artifacts WHERE ${where.join(' AND ')}`, args),
+    ]);
+    const origin = `${ctx.protocol}://${ctx.host}`;
+    ctx.body = { data: rows.rows.map((r) => artifactView(r, config, origin)), total: total.rows[0]!.n, limit: q.limit, offset: q.offset };
+  });
+
   router.get('/api/artifacts/:id', async (ctx) => {
     const artifactId = parse(id('artifact'), ctx.params.id);
     const row: ArtifactRow | undefined = (await pool.query('SELECT * FROM artifacts WHERE id = $1', [artifactId])).rows[0];
     if (!row) throw notFound('artifact', artifactId);
     await authorize(pool, principalOf(ctx), row.project_id, 'read', { kind: 'artifact', id: artifactId });
-    const signed = signArtifactUrl(config.publicUrl ?? `${ctx.protocol}://${ctx.host}`, config.blobSigningSecret, row.storage_key, config.blobUrlTtlSeconds);
-    ctx.body = {
-      id: row.id, runId: row.run_id, testId: row.test_id, type: row.type, fileName: row.file_name, fileSize: Number(row.file_size),
-      mimeType: row.mime_type, sha256: row.sha256, ...signed, createdAt: row.created_at.toISOString(),
-    };
+    ctx.body = artifactView(row, config, `${ctx.protocol}://${ctx.host}`);
   });
   return router;
 }

@@ -10,8 +10,9 @@ import { HistoryQuery, TestsQuery } from '../../schemas/api.ts';
 import { id } from '../../schemas/common.ts';
 import { stepView, testListView, testView, testsRepo, type TestRow } from '../pg/tests.ts';
 import { testResults } from '../ch/test-results.ts';
+import { artifactView, type ArtifactRow } from './artifacts.ts';
 
-export function testsRouter({ pool, ch }: AppDeps): Router {
+export function testsRouter({ pool, ch, config }: AppDeps): Router {
   const router = new Router();
 
   // A test result by its id, or (where the contract says testId) the latest
@@ -33,8 +34,11 @@ export function testsRouter({ pool, ch }: AppDeps): Router {
     ctx.body = { data: rows.map(testListView), total, limit: q.limit, offset: q.offset };
   });
 
+  // With its artifacts (Euriqa: "each test includes … artifacts"), each with a fresh signed URL.
   router.get('/api/tests/:id', async (ctx) => {
-    ctx.body = testView(await readableTest(ctx));
+    const test = await readableTest(ctx);
+    const artifacts = (await pool.query<ArtifactRow>('SELECT * FROM artifacts WHERE test_id = $1 ORDER BY created_at, id', [test.id])).rows;
+    ctx.body = { ...testView(test), artifacts: artifacts.map((a) => artifactView(a, config, `${ctx.protocol}://${ctx.host}`)) };
   });
 
   router.get('/api/tests/:id/steps', async (ctx) => {

@@ -151,8 +151,7 @@ describe('the Playwright reporter, end to end', () => {
 
   it('uploads the failure screenshots and traces, and a screenshot downloads as a PNG', async () => {
     const [run] = await runOf('a');
-    // The query API has no artifact listing yet: the ids come from the read model.
-    const rows = (await stack.pool.query('SELECT id, type, test_id, file_name FROM artifacts WHERE run_id = $1 ORDER BY file_name', [run!.id])).rows;
+    const rows = (await api.listArtifacts({ runId: run!.id, limit: 100 })).data.map((a) => ({ id: a.id, type: a.type, test_id: a.testId, file_name: a.fileName }));
     const tests = await testsOf(run!.id);
     const failedId = byTitle(tests, 'edge cases > fails on purpose').id;
     const flakyId = byTitle(tests, 'edge cases > passes on the second try').id;

@@ -82,6 +82,45 @@ describe('artifact uploads', () => {
     expect((await fetch(res.body.url)).status).toBe(200);
   });
 
+  it("lists a run's and a test's artifacts with fresh URLs, and shows a test's on the test", async () => {
+    const shot = await upload(form(fieldsFor('screenshot', PNG, [['testId', testId]])));
+    const trace = await upload(form(fieldsFor('trace', ZIP, [['testId', testId]])));
+    expect([shot.status, trace.status]).toEqual([201, 201]);
+    const position = { 'x-runledger-position': trace.headers.get('x-runledger-position')! };
+    const ofTest = await api.get(`/api/artifacts?testId=${testId}`, position);
+    expect(ofTest.status, ofTest.text).toBe(200);
+    expect(ofTest.body.data.map((a: { id: string }) => a.id)).toEqual(expect.arrayContaining([shot.body.id, trace.body.id]));
+    expect(ofTest.body.data.every((a: { testId: string }) => a.testId === testId)).toBe(true);
+    const traces = await api.get(`/api/artifacts?runId=${runId}&type=trace&limit=1`);
+    expect(traces.body).toMatchObject({ limit: 1, offset: 0 });
+    expect(traces.body.data).toHaveLength(1);
+    expect(traces.body.data[0].type).toBe('trace');
+    expect(traces.body.total).toBeGreaterThanOrEqual(1);
+    expect((await fetch(traces.body.data[0].url)).status).toBe(200);
+    const onTest = await api.get(`/api/tests/${testId}`);
+    expect(onTest.body.artifacts.map((a: { id: string }) => a.id)).toEqual(expect.arrayContaining([shot.body.id, trace.body.id]));
+  });
+
+  it.each([
+    ['neither runId nor testId', '', 400, 'validation_error'],
+    ['a malformed run id', '?runId=run_%27%3B--', 400, 'validation_error'],
+    ['an unknown type', '?runId=RUN&type=pdf', 400, 'validation_error'],
+    ['a run that does not exist', '?runId=run_00000000000000000000000000', 404, 'not_found'],
+  ] as const)('refuses a listing with %s', async (_, query, status, code) => {
+    const res = await api.get(`/api/artifacts${query.replace('RUN', runId)}`);
+    expect(res.status, res.text).toBe(status);
+    expect(res.body.error.code).toBe(code);
+  });
+
+  it("answers another project's key with 404 for a run's and a test's artifacts, naming only what it asked", async () => {
+    const foreign = client(stack.url, { key: other.apiKey });
+    for (const q of [`runId=${runId}`, `testId=${testId}`]) {
+      const res = await foreign.get(`/api/artifacts?${q}`);
+      expect(res.status).toBe(404);
+      expect(res.text).not.toContain(tenant.projectId);
+    }
+  });
+
   describe('refuses, appending nothing and leaving no file behind', () => {
     const cases: Array<[string, () => Promise<{ status: number; body: any }>, number, string]> = [
       ['a ZIP named .png sent as a screenshot', () => upload(form(fieldsFor('screenshot', ZIP), 'shot.png')), 400, 'validation_error'],

@@ -92,6 +92,7 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
     target: 'project', requires: 'ingest',
     call: (t) => ({ form: { type: 'screenshot', runId: t.runId, projectId: t.projectId, file: new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0])]) } }),
   },
+  'GET /api/artifacts': { target: 'project', requires: 'read', call: (t) => ({ query: `runId=${t.runId}` }) },
   'GET /api/artifacts/:id': { target: 'project', requires: 'read', call: (t) => id(t.artifactId) },
   'GET /artifacts/:projectId/:runId/:file': {
     target: 'open', expect: { status: 403, code: 'forbidden' },

@@ -227,6 +227,11 @@ export class RunledgerClient {
   suites(runId: string, opts?: RequestOptions): Promise<{ data: Suite[] }> {
     return this.body('GET', '/api/test-suites', { ...opts, query: { runId } });
   }
+  // A run's or a test's artifacts, each with a fresh signed URL.
+  async listArtifacts(filter: { runId?: string; testId?: string; type?: Artifact['type']; limit?: number; offset?: number }, opts?: RequestOptions): Promise<List<Artifact>> {
+    const page = await this.body<List<Artifact>>('GET', '/api/artifacts', { ...opts, query: filter });
+    return { ...page, data: page.data.map((a) => this.withAbsoluteUrl(a)) };
+  }
   async getArtifact(artifactId: string, opts?: RequestOptions): Promise<Artifact> {
     return this.withAbsoluteUrl(await this.body<Artifact>('GET', `/api/artifacts/${encodeURIComponent(artifactId)}`, opts));
   }

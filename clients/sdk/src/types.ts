@@ -27,7 +27,7 @@ export type Suite = SuiteNode;
 export type ProjectDetails = z.infer<typeof Project>;
 export type ApiKey = z.infer<typeof ApiKeyCreated>;
 export type { ArtifactType };
-export type Artifact = z.infer<typeof ArtifactSchema> & { sha256?: string };
+export type Artifact = z.infer<typeof ArtifactSchema>;
 
 type Page = { limit?: number; offset?: number };
 type Filter<T> = Page & Omit<Partial<z.input<T & z.ZodType>>, 'limit' | 'offset'>;
