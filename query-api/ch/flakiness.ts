@@ -138,41 +138,53 @@ export async function caseEvidence(ch: ClickHouse, s: Scope, excludedRuns: reado
   const out = new Map<string, { executions: Execution[]; commitsWithPass: Set<string> }>();
   if (s.testCaseIds?.length === 0) return out;
   const notIncident = excludedRuns.length ? `AND NOT ${sql.inList('run_id', excludedRuns)}` : '';
-  // x: (started_at, created_at_ms, status 1 pass | 4 flaky | other fail, branch, commit, run, tie-break, position in time order)
-  const FAIL = (x: string) => `(${x}.3 != 1 AND ${x}.3 != 4)`;
-  const rows = await ch.select<{ test_case_id: string; cwp: string[]; kept: Array<[number, number, string, string, string, number]> }>(
-    `SELECT test_case_id, cwp,
-       arrayConcat(
-         arrayFilter((x, i) -> x.3 != 1 OR (i > 1 AND ${FAIL('g[i - 1]')}) OR (i < length(g) AND ${FAIL('g[i + 1]')}) OR i = length(g), g, arrayEnumerate(g)),
-         arrayFilter((x, i) -> x.3 != 1 OR (i > 1 AND b[i - 1].4 = x.4 AND ${FAIL('b[i - 1]')}) OR (i < length(b) AND b[i + 1].4 = x.4 AND ${FAIL('b[i + 1]')})
-           OR i = length(b) OR b[i + 1].4 != x.4, b, arrayEnumerate(b))
-       ) AS k,
-       arrayMap(x -> (x.1, x.3, x.4, x.5, x.6, x.8), k) AS kept
+  // s: each history in time order, as (started_at, created_at_ms, status 1 pass |
+  // 4 flaky | other fail, branch hash, commit, run, tie-break); commit and run only
+  // where they can matter (not passes). Neighbours come from shifted copies of an
+  // array (arrayPushFront(arrayPopBack(…))), the branch order from sorting by
+  // (branch, position) and the marks sorted back by position: a lambda that
+  // indexed an array would copy it once per element.
+  const fail = (a: string) => `arrayMap(x -> x != 1 AND x != 4, ${a})`;
+  const prev = (a: string) => `arrayPushFront(arrayPopBack(${a}), 0)`;
+  const next = (a: string) => `arrayPushBack(arrayPopFront(${a}), 0)`;
+  const last = (a: string) => `arrayPushBack(arrayMap(x -> 0, arrayPopBack(${a})), 1)`;
+  const rows = await ch.select<{ test_case_id: string; cwp: string[]; kept: Array<[number, string, number, string, string, string, string]>; at: number[] }>(
+    `SELECT test_case_id, cwp, arrayFilter((x, a, b) -> a OR b, s, gm, bm) AS kept, arrayFilter((i, a, b) -> a OR b, idx, gm, bm) AS at
      FROM (
-       SELECT test_case_id, cwp, g, arraySort(x -> (x.4, x.8), g) AS b
+       SELECT test_case_id, cwp, s, idx,
+         arrayMap((x, p, n, l) -> x != 1 OR p OR n OR l, st, ${prev('f')}, ${next('f')}, ${last('st')}) AS gm,
+         arraySort((m, i) -> i,
+           arrayMap((x, b, pb, nb, p, n, l) -> x != 1 OR (pb = b AND p) OR (nb = b AND n) OR nb != b OR l,
+             bst, bbr, ${prev('bbr')}, ${next('bbr')}, ${prev('bf')}, ${next('bf')}, ${last('bst')}),
+           bidx) AS bm
        FROM (
-         SELECT test_case_id, cwp, arrayMap((x, i) -> (x.1, x.2, x.3, x.4, x.5, x.6, x.7, i), s, arrayEnumerate(s)) AS g
+         SELECT test_case_id, cwp, s, idx, st, ${fail('st')} AS f,
+           arraySort((i, b) -> (b, i), idx, br) AS bidx, arraySort((x, b, i) -> (b, i), st, br, idx) AS bst,
+           arraySort((b, i) -> (b, i), br, idx) AS bbr, ${fail('arraySort((x, b, i) -> (b, i), st, br, idx)')} AS bf
          FROM (
-           SELECT test_case_id,
-             arrayIntersect(groupUniqArrayIf(commit_sha, status IN ('passed', 'flaky') AND commit_sha != ''),
-                            groupUniqArrayIf(commit_sha, status IN ('failed', 'timedOut') AND commit_sha != '')) AS cwp,
-             arraySort(x -> (x.1, x.2, x.7), groupArray((toUInt32(started_at), created_at_ms, toUInt8(status), branch, commit_sha, run_id,
-               cityHash64(test_id)))) AS s
-           FROM test_results_v1
-           WHERE ${scopeWhere(s, 'started_at', fromTime(s.fromDay))} AND status IN ('passed', 'failed', 'flaky', 'timedOut') ${notIncident}
-           GROUP BY test_case_id
+           SELECT test_case_id, cwp, s, arrayEnumerate(s) AS idx, arrayMap(x -> x.3, s) AS st, arrayMap(x -> x.4, s) AS br
+           FROM (
+             SELECT test_case_id,
+               arrayIntersect(groupUniqArrayIf(commit_sha, status IN ('passed', 'flaky') AND commit_sha != ''),
+                              groupUniqArrayIf(commit_sha, status IN ('failed', 'timedOut') AND commit_sha != '')) AS cwp,
+               arraySort(x -> (x.1, x.2, x.7), groupArray((toUInt32(started_at), created_at_ms, toUInt8(status), cityHash64(branch),
+                 if(status = 'passed', '', commit_sha), if(status = 'passed', '', run_id), cityHash64(test_id)))) AS s
+             FROM test_results_v1
+             WHERE ${scopeWhere(s, 'started_at', fromTime(s.fromDay))} AND status IN ('passed', 'failed', 'flaky', 'timedOut') ${notIncident}
+             GROUP BY test_case_id
+           )
          )
        )
      )`,
-    { max_query_size: 16 * 1024 * 1024 },
+    // Tens of thousands of small tuples: gzip costs more time than it saves on a local network.
+    { max_query_size: 16 * 1024 * 1024, enable_http_compression: 0 },
   );
   for (const r of rows) {
-    const seen = new Map<number, Execution>();
-    for (const [t, status, branch, commit, runId, position] of r.kept) {
+    const executions = r.kept.map(([t, , status, branch, commit, runId], i): Execution => {
       const outcome: Outcome = Number(status) === 1 ? 'pass' : Number(status) === 4 ? 'flaky' : 'fail';
-      seen.set(Number(position), { t: Number(t), seq: String(position).padStart(10, '0'), outcome, branch, commit, runId, commitSha: commit });
-    }
-    out.set(r.test_case_id, { executions: [...seen.values()].sort((a, b) => (a.seq < b.seq ? -1 : 1)), commitsWithPass: new Set(r.cwp) });
+      return { t: Number(t), seq: String(r.at[i]).padStart(10, '0'), outcome, branch: String(branch), commit, runId, commitSha: commit };
+    });
+    out.set(r.test_case_id, { executions, commitsWithPass: new Set(r.cwp) });
   }
   return out;
 }
