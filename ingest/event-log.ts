@@ -17,14 +17,24 @@ const MAX_SEND_BYTES = 4 * 1024 * 1024;
 // acks=all. If the broker cannot be reached the caller gets a 503 with
 // Retry-After; a circuit breaker then fails fast instead of queueing requests
 // behind a dead broker.
+//
+// Sends go one at a time, and a failed send retires the producer. kafkajs hands
+// a failed produce request's sequence numbers back (src/producer/sendMessages.js)
+// although the broker may have written it (a leader that died before answering):
+// the next batch would then carry those numbers, and the broker, taking it for a
+// duplicate of what it holds, acknowledges it without storing it. One send at a
+// time keeps other batches from taking the numbers while kafkajs retries; a new
+// producer (a new producer id) after a failure starts from numbers nobody used.
+// test/faults/kafka-leader-failover.test.ts lost an acknowledged batch without this.
 export class EventLog {
   private producer: Producer;
+  private sending: Promise<unknown> = Promise.resolve();
   private breaker: CircuitBreaker<[Message[]], Position[]>;
   private ready: Promise<PartitionMetadata[]> | null = null;
   private partitioner = Partitioners.DefaultPartitioner();
 
-  constructor(private kafka: Kafka, private topic: string, timeoutMs: number) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  constructor(private kafka: Kafka, private topic: string, private timeoutMs: number) {
+    this.producer = this.newProducer();
     this.breaker = new CircuitBreaker((messages: Message[]) => this.send(messages), {
       timeout: timeoutMs,
       errorThresholdPercentage: 50,
@@ -93,7 +103,40 @@ export class EventLog {
     return events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e), headers: { 'event-type': e.type, 'event-id': e.id } }));
   }
 
-  private async send(chunk: Message[]): Promise<Position[]> {
+  private newProducer(): Producer {
+    return this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  }
+
+  // In order, one at a time, even when the breaker gave up waiting for the one
+  // before. A send whose caller was already answered (the breaker's timeout)
+  // while it waited its turn is not made.
+  private send(chunk: Message[]): Promise<Position[]> {
+    const deadline = Date.now() + this.timeoutMs;
+    const sent = this.sending.then(() => {
+      if (Date.now() >= deadline) throw new Error('the log did not take the events in time');
+      return this.sendNow(chunk);
+    });
+    this.sending = sent.catch(() => undefined);
+    return sent;
+  }
+
+  private async sendNow(chunk: Message[]): Promise<Position[]> {
+    try {
+      return await this.produce(chunk);
+    } catch (err) {
+      if (!isTooLarge(err)) await this.retireProducer();
+      throw err;
+    }
+  }
+
+  private async retireProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    this.ready = null;
+    await old.disconnect().catch(() => undefined);
+  }
+
+  private async produce(chunk: Message[]): Promise<Position[]> {
     const partitionMetadata = await this.connect();
     // Partitions are chosen here (Kafka's default murmur2 on the key, as any Java
     // producer would) so we know exactly which offsets our events received.

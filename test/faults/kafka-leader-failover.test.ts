@@ -60,9 +60,35 @@ describe('the leader of a partition killed in a three-broker cluster', () => {
     for (const f of load.failures) expect(f, JSON.stringify(f)).toMatchObject({ status: 503, code: 'unavailable' });
   });
 
-  it('lost no acknowledged result', async () => {
+  it('lost no acknowledged result: every one is in the log and in the read model', async () => {
+    const { tests: inLog, runs: runsInLog } = await idsInLog(stack);
+    expect([...load.runIds].filter((id) => !runsInLog.has(id)), 'run created, acknowledged, but not in the log').toEqual([]);
     const stored = new Set((await stack.pool.query<{ id: string }>('SELECT id FROM tests')).rows.map((r) => r.id));
-    expect([...load.acknowledged].filter((id) => !stored.has(id))).toEqual([]);
+    expect([...load.acknowledged].filter((id) => !inLog.has(id)), 'acknowledged but not in the log').toEqual([]);
+    expect([...load.acknowledged].filter((id) => !stored.has(id)), 'in the log but not projected').toEqual([]);
     expect(load.acknowledged.size).toBeGreaterThan(400);
   });
 });
+
+// Every test id and created run id in the topic, read from the beginning by a consumer of its own.
+async function idsInLog(stack: TestStack): Promise<{ tests: Set<string>; runs: Set<string> }> {
+  const ids = new Set<string>();
+  const runs = new Set<string>();
+  const consumer = stack.kafka.consumer({ groupId: `${stack.config.consumerGroupPrefix}.audit` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: stack.config.topic, fromBeginning: true });
+  let seen = 0;
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      seen++;
+      const e = JSON.parse(message.value!.toString()) as { type: string; data: { id?: string } };
+      if (e.type === 'test.reported' && e.data.id) ids.add(e.data.id);
+      if (e.type === 'run.created' && e.data.id) runs.add(e.data.id);
+    },
+  });
+  const end = await stack.topicEnd();
+  const deadline = Date.now() + 60_000;
+  while (seen < end && Date.now() < deadline) await sleep(200);
+  await consumer.disconnect();
+  return { tests: ids, runs };
+}

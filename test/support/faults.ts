@@ -8,6 +8,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // "accepted"), the ones it refused, and every answer that was not a success.
 export type IngestLoad = {
   acknowledged: Set<string>;
+  // the runs the API acknowledged creating
+  runIds: Set<string>;
   refused: Set<string>;
   failures: Array<{ what: string; status: number; code?: string; retryAfter?: string | null; ms: number }>;
   runs: number;
@@ -21,7 +23,7 @@ export function startIngestLoad(base: string, tenant: Tenant, opts: { testsPerBa
   const api = client(base, { key: tenant.apiKey });
   const n = opts.testsPerBatch ?? 100;
   let running = true;
-  const load: IngestLoad = { acknowledged: new Set(), refused: new Set(), failures: [], runs: 0, stop: async () => undefined };
+  const load: IngestLoad = { acknowledged: new Set(), runIds: new Set(), refused: new Set(), failures: [], runs: 0, stop: async () => undefined };
   const timed = async <T>(what: string, call: () => Promise<{ status: number; body: any; headers: Headers }>, ok: (r: { status: number; body: any }) => T) => {
     const started = Date.now();
     const res = await call().catch((err: Error) => ({ status: 0, body: { error: { code: err.message } }, headers: new Headers() }));
@@ -32,6 +34,7 @@ export function startIngestLoad(base: string, tenant: Tenant, opts: { testsPerBa
   const loop = (async () => {
     while (running) {
       const run = await timed('POST /api/runs', () => api.post('/api/runs', runBody(tenant.projectId)), (r) => r.body.id as string);
+      if (run) load.runIds.add(run);
       if (run) {
         const items = Array.from({ length: n }, (_, i) => ({
           type: 'test', ...testBody(tenant.projectId, run, i, { status: i % 17 === 0 ? 'failed' : i % 23 === 0 ? 'flaky' : 'passed' }),
