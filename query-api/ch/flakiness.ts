@@ -148,8 +148,18 @@ export async function caseEvidence(ch: ClickHouse, s: Scope, excludedRuns: reado
   const prev = (a: string) => `arrayPushFront(arrayPopBack(${a}), 0)`;
   const next = (a: string) => `arrayPushBack(arrayPopFront(${a}), 0)`;
   const last = (a: string) => `arrayPushBack(arrayMap(x -> 0, arrayPopBack(${a})), 1)`;
-  const rows = await ch.select<{ test_case_id: string; cwp: string[]; kept: Array<[number, string, number, string, string, string, string]>; at: number[] }>(
-    `SELECT test_case_id, cwp, arrayFilter((x, a, b) -> a OR b, s, gm, bm) AS kept, arrayFilter((i, a, b) -> a OR b, idx, gm, bm) AS at
+  // Sent compactly (most kept rows are passes): outcomes as one string (P, R for a
+  // retry flake, F), times and positions as differences, branches as dense
+  // numbers, and commit and run only for what did not pass.
+  const rows = await ch.select<{ test_case_id: string; cwp: string[]; o: string; t0: number; dt: number[]; p0: number; dp: number[]; b: number[]; nf: Array<[string, string]> }>(
+    `SELECT test_case_id, cwp,
+       arrayStringConcat(arrayMap(x -> if(x.3 = 1, 'P', if(x.3 = 4, 'R', 'F')), kept)) AS o,
+       kept[1].1 AS t0, arrayDifference(arrayMap(x -> x.1, kept)) AS dt,
+       at[1] AS p0, arrayDifference(at) AS dp,
+       arrayEnumerateDense(arrayMap(x -> x.4, kept)) AS b,
+       arrayMap(x -> (x.5, x.6), arrayFilter(x -> x.3 != 1, kept)) AS nf
+     FROM (
+     SELECT test_case_id, cwp, arrayFilter((x, a, b) -> a OR b, s, gm, bm) AS kept, arrayFilter((i, a, b) -> a OR b, idx, gm, bm) AS at
      FROM (
        SELECT test_case_id, cwp, s, idx,
          arrayMap((x, p, n, l) -> x != 1 OR p OR n OR l, st, ${prev('f')}, ${next('f')}, ${last('st')}) AS gm,
@@ -175,15 +185,23 @@ export async function caseEvidence(ch: ClickHouse, s: Scope, excludedRuns: reado
            )
          )
        )
+     )
      )`,
     // Tens of thousands of small tuples: gzip costs more time than it saves on a local network.
     { max_query_size: 16 * 1024 * 1024, enable_http_compression: 0 },
   );
   for (const r of rows) {
-    const executions = r.kept.map(([t, , status, branch, commit, runId], i): Execution => {
-      const outcome: Outcome = Number(status) === 1 ? 'pass' : Number(status) === 4 ? 'flaky' : 'fail';
-      return { t: Number(t), seq: String(r.at[i]).padStart(10, '0'), outcome, branch: String(branch), commit, runId, commitSha: commit };
-    });
+    const executions: Execution[] = new Array(r.o.length);
+    let t = Number(r.t0);
+    let position = Number(r.p0);
+    let k = 0;
+    for (let i = 0; i < r.o.length; i++) {
+      t += Number(r.dt[i]);
+      position += Number(r.dp[i]);
+      const outcome = OUTCOMES[r.o[i]!]!;
+      const [commit, runId] = outcome === 'pass' ? ['', ''] : r.nf[k++]!;
+      executions[i] = { t, seq: String(position).padStart(10, '0'), outcome, branch: String(r.b[i]), commit, runId, commitSha: commit };
+    }
     out.set(r.test_case_id, { executions, commitsWithPass: new Set(r.cwp) });
   }
   return out;
