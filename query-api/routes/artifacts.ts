@@ -7,14 +7,11 @@ import { id } from '../../schemas/common.ts';
 import { ArtifactsQuery } from '../../schemas/upload.ts';
 import { runsRepo } from '../pg/runs.ts';
 import { testsRepo } from '../pg/tests.ts';
+import { artifactsRepo, type ArtifactRow } from '../pg/artifacts.ts';
 import { isBlobKey } from '../../ingest/blob-store.ts';
 import { MIME_BY_EXT } from '../../ingest/file-formats.ts';
 import { ARTIFACT_URL_PREFIX, signArtifactUrl, verifyArtifactUrl } from '../../ingest/signed-urls.ts';
 
-export type ArtifactRow = {
-  id: string; run_id: string; project_id: string; test_id: string | null; type: string; file_name: string; file_size: number;
-  mime_type: string; storage_key: string; sha256: string; created_at: Date;
-};
 
 // Artifact files behind signed URLs (no credential: the signature is the
 // credential), and artifact metadata with a fresh URL for API callers.
@@ -68,21 +65,14 @@ export function artifactsRouter({ pool, config }: AppDeps): Router {
       if (!run) throw notFound('run', runId);
       await authorize(pool, principal, run.project_id, 'read', { kind: 'run', id: runId! });
     }
-    const where = ['run_id = $1'];
-    const args: unknown[] = [runId];
-    if (q.testId) where.push(`test_id = $${args.push(q.testId)}`);
-    if (q.type) where.push(`type = $${args.push(q.type)}`);
-    const [rows, total] = await Promise.all([
-      pool.query<ArtifactRow>(`SELECT * FROM artifacts WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT ${q.limit} OFFSET ${q.offset}`, args),
-      pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM artifacts WHERE ${where.join(' AND ')}`, args),
-    ]);
+    const { rows, total } = await artifactsRepo.list(pool, { runId: runId!, testId: q.testId, type: q.type, limit: q.limit, offset: q.offset });
     const origin = `${ctx.protocol}://${ctx.host}`;
-    ctx.body = { data: rows.rows.map((r) => artifactView(r, config, origin)), total: total.rows[0]!.n, limit: q.limit, offset: q.offset };
+    ctx.body = { data: rows.map((r) => artifactView(r, config, origin)), total, limit: q.limit, offset: q.offset };
   });
 
   router.get('/api/artifacts/:id', async (ctx) => {
     const artifactId = parse(id('artifact'), ctx.params.id);
-    const row: ArtifactRow | undefined = (await pool.query('SELECT * FROM artifacts WHERE id = $1', [artifactId])).rows[0];
+    const row = await artifactsRepo.byId(pool, artifactId);
     if (!row) throw notFound('artifact', artifactId);
     await authorize(pool, principalOf(ctx), row.project_id, 'read', { kind: 'artifact', id: artifactId });
     ctx.body = artifactView(row, config, `${ctx.protocol}://${ctx.host}`);

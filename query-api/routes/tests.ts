@@ -10,7 +10,8 @@ import { HistoryQuery, TestsQuery } from '../../schemas/api.ts';
 import { id } from '../../schemas/common.ts';
 import { stepView, testListView, testView, testsRepo, type TestRow } from '../pg/tests.ts';
 import { testResults } from '../ch/test-results.ts';
-import { artifactView, type ArtifactRow } from './artifacts.ts';
+import { artifactView } from './artifacts.ts';
+import { artifactsRepo } from '../pg/artifacts.ts';
 
 export function testsRouter({ pool, ch, config }: AppDeps): Router {
   const router = new Router();
@@ -37,7 +38,7 @@ export function testsRouter({ pool, ch, config }: AppDeps): Router {
   // With its artifacts (Euriqa: "each test includes … artifacts"), each with a fresh signed URL.
   router.get('/api/tests/:id', async (ctx) => {
     const test = await readableTest(ctx);
-    const artifacts = (await pool.query<ArtifactRow>('SELECT * FROM artifacts WHERE test_id = $1 ORDER BY created_at, id', [test.id])).rows;
+    const artifacts = await artifactsRepo.ofTest(pool, test.id);
     ctx.body = { ...testView(test), artifacts: artifacts.map((a) => artifactView(a, config, `${ctx.protocol}://${ctx.host}`)) };
   });
 
