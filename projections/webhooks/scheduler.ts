@@ -1,4 +1,4 @@
-import type { Pool } from '../../lib/pg.ts';
+import { withTransaction, type Pool } from '../../lib/pg.ts';
 import type { ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { derivedId } from '../../lib/ids.ts';
@@ -65,36 +65,24 @@ export class DigestScheduler {
   }
 
   private async fire(s: ScheduleRow, now: Date): Promise<boolean> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const next = nextRunOf(s.cron, s.timezone);
-      const claimed = await client.query(
+    const next = nextRunOf(s.cron, s.timezone);
+    const n = await withTransaction(this.pool, async (tx) => {
+      const claimed = await tx.query(
         'UPDATE schedules SET next_run_at = $3, last_run_at = $2 WHERE id = $1 AND next_run_at = $2 AND is_active RETURNING id',
         [s.id, s.next_run_at, next],
       );
-      if (claimed.rowCount !== 1) {
-        await client.query('ROLLBACK');
-        return false; // another instance has it, or it was paused or changed
-      }
-      const hooks = (await webhooks.subscribers(client, [s.project_id])).filter((h) => h.events.includes('digest.ready'));
-      let n = 0;
-      if (hooks.length) {
-        const data = await buildDigest(client, this.ch, { projectId: s.project_id, scheduleId: s.id, from: s.last_run_at ?? s.created_at, to: now });
-        n = await enqueue(client, [{
-          id: derivedId('event', 'digest', s.id, s.next_run_at!.toISOString()), event: 'digest.ready', projectId: s.project_id,
-          timestamp: s.next_run_at!.toISOString(), data,
-        }], hooks);
-      }
-      await client.query('COMMIT');
-      this.logger.info({ scheduleId: s.id, due: s.next_run_at, next, deliveries: n }, 'digest fired');
-      if (n) this.opts.onEnqueued?.();
-      return true;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      if (claimed.rowCount !== 1) return null; // another instance has it, or it was paused or changed
+      const hooks = (await webhooks.subscribers(tx, [s.project_id])).filter((h) => h.events.includes('digest.ready'));
+      if (!hooks.length) return 0;
+      const data = await buildDigest(tx, this.ch, { projectId: s.project_id, scheduleId: s.id, from: s.last_run_at ?? s.created_at, to: now });
+      return enqueue(tx, [{
+        id: derivedId('event', 'digest', s.id, s.next_run_at!.toISOString()), event: 'digest.ready', projectId: s.project_id,
+        timestamp: s.next_run_at!.toISOString(), data,
+      }], hooks);
+    });
+    if (n === null) return false;
+    this.logger.info({ scheduleId: s.id, due: s.next_run_at, next, deliveries: n }, 'digest fired');
+    if (n) this.opts.onEnqueued?.();
+    return true;
   }
 }
