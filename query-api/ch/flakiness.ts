@@ -85,7 +85,24 @@ export async function caseTitles(ch: ClickHouse, projectId: string, testCaseIds:
   return new Map(rows.map((r) => [r.test_case_id, { title: r.title, fullTitle: r.full_title, filePath: r.file_path }]));
 }
 
+// The condition that leaves the given runs (incidents) out.
+const outside = (runs: readonly string[]) => (runs.length ? `AND NOT ${sql.inList('run_id', runs)}` : '');
+
 const OUTCOMES: Record<string, Outcome> = { P: 'pass', R: 'flaky', F: 'fail' };
+
+// Each test case's executions in scope, outside the excluded runs, as one array
+// in time order, the order evidenceOf reads them in: (started_at, created_at_ms,
+// status (1 passed, 4 flaky, else failed), branch, commit, run, tie-break). The
+// callers choose how branch, commit and run are carried, and may add aggregates
+// of the same rows (`also`, ending in a comma).
+function historiesSql(s: Scope, excludedRuns: readonly string[], carry: { branch: string; commit: string; run: string }, also = ''): string {
+  return `SELECT test_case_id, ${also}
+       arraySort(x -> (x.1, x.2, x.7), groupArray((toUInt32(started_at), created_at_ms, toUInt8(status), ${carry.branch},
+         ${carry.commit}, ${carry.run}, cityHash64(test_id)))) AS e
+     FROM test_results_v1
+     WHERE ${scopeWhere(s, 'started_at', fromTime(s.fromDay))} AND status IN ('passed', 'failed', 'flaky', 'timedOut') ${outside(excludedRuns)}
+     GROUP BY test_case_id`;
+}
 
 // The executions of the given test cases, outside incident runs, in time order.
 // Compact, because a candidate can have thousands: sorted in ClickHouse, then
@@ -96,20 +113,13 @@ const OUTCOMES: Record<string, Outcome> = { P: 'pass', R: 'flaky', F: 'fail' };
 export async function caseExecutions(ch: ClickHouse, s: Scope, excludedRuns: readonly string[]): Promise<Map<string, Execution[]>> {
   const out = new Map<string, Execution[]>();
   if (s.testCaseIds?.length === 0) return out;
-  const notIncident = excludedRuns.length ? `AND NOT ${sql.inList('run_id', excludedRuns)}` : '';
   const rows = await ch.select<{ test_case_id: string; o: string; t0: number; dt: number[]; b: number[]; c: number[]; nf: Array<[string, string]> }>(
     `SELECT test_case_id, arrayStringConcat(arrayMap(x -> if(x.3 = 1, 'P', if(x.3 = 4, 'R', 'F')), e)) AS o,
        e[1].1 AS t0, arrayDifference(arrayMap(x -> x.1, e)) AS dt,
        arrayEnumerateDense(arrayMap(x -> x.4, e)) AS b,
        arrayMap((k, x) -> if(x.5 = '', 0, k), arrayEnumerateDense(arrayMap(x -> x.5, e)), e) AS c,
        arrayMap(x -> (x.6, x.5), arrayFilter(x -> x.3 != 1, e)) AS nf
-     FROM (
-       SELECT test_case_id, arraySort(x -> (x.1, x.2, x.7), groupArray((toUInt32(started_at), created_at_ms, toUInt8(status),
-         branch, commit_sha, run_id, cityHash64(test_id)))) AS e
-       FROM test_results_v1
-       WHERE ${scopeWhere(s, 'started_at', fromTime(s.fromDay))} AND status IN ('passed', 'failed', 'flaky', 'timedOut') ${notIncident}
-       GROUP BY test_case_id
-     )`,
+     FROM (${historiesSql(s, excludedRuns, { branch: 'branch', commit: 'commit_sha', run: 'run_id' })})`,
     // Megabytes of small numbers: gzip costs more time than it saves on a local network.
     { max_query_size: 16 * 1024 * 1024, enable_http_compression: 0 },
   );
@@ -137,10 +147,8 @@ export async function caseExecutions(ch: ClickHouse, s: Scope, excludedRuns: rea
 export async function caseEvidence(ch: ClickHouse, s: Scope, excludedRuns: readonly string[]): Promise<Map<string, { executions: Execution[]; commitsWithPass: Set<string> }>> {
   const out = new Map<string, { executions: Execution[]; commitsWithPass: Set<string> }>();
   if (s.testCaseIds?.length === 0) return out;
-  const notIncident = excludedRuns.length ? `AND NOT ${sql.inList('run_id', excludedRuns)}` : '';
-  // s: each history in time order, as (started_at, created_at_ms, status 1 pass |
-  // 4 flaky | other fail, branch hash, commit, run, tie-break); commit and run only
-  // where they can matter (not passes). Neighbours come from shifted copies of an
+  // e: each history in time order (historiesSql), branch as a hash, commit and
+  // run only where they can matter (not passes). Neighbours come from shifted copies of an
   // array (arrayPushFront(arrayPopBack(…))), the branch order from sorting by
   // (branch, position) and the marks sorted back by position: a lambda that
   // indexed an array would copy it once per element.
@@ -159,30 +167,23 @@ export async function caseEvidence(ch: ClickHouse, s: Scope, excludedRuns: reado
        arrayEnumerateDense(arrayMap(x -> x.4, kept)) AS b,
        arrayMap(x -> (x.5, x.6), arrayFilter(x -> x.3 != 1, kept)) AS nf
      FROM (
-     SELECT test_case_id, cwp, arrayFilter((x, a, b) -> a OR b, s, gm, bm) AS kept, arrayFilter((i, a, b) -> a OR b, idx, gm, bm) AS at
+     SELECT test_case_id, cwp, arrayFilter((x, a, b) -> a OR b, e, gm, bm) AS kept, arrayFilter((i, a, b) -> a OR b, idx, gm, bm) AS at
      FROM (
-       SELECT test_case_id, cwp, s, idx,
+       SELECT test_case_id, cwp, e, idx,
          arrayMap((x, p, n, l) -> x != 1 OR p OR n OR l, st, ${prev('f')}, ${next('f')}, ${last('st')}) AS gm,
          arraySort((m, i) -> i,
            arrayMap((x, b, pb, nb, p, n, l) -> x != 1 OR (pb = b AND p) OR (nb = b AND n) OR nb != b OR l,
              bst, bbr, ${prev('bbr')}, ${next('bbr')}, ${prev('bf')}, ${next('bf')}, ${last('bst')}),
            bidx) AS bm
        FROM (
-         SELECT test_case_id, cwp, s, idx, st, ${fail('st')} AS f,
+         SELECT test_case_id, cwp, e, idx, st, ${fail('st')} AS f,
            arraySort((i, b) -> (b, i), idx, br) AS bidx, arraySort((x, b, i) -> (b, i), st, br, idx) AS bst,
-           arraySort((b, i) -> (b, i), br, idx) AS bbr, ${fail('arraySort((x, b, i) -> (b, i), st, br, idx)')} AS bf
+           arraySort((b, i) -> (b, i), br, idx) AS bbr, ${fail('bst')} AS bf
          FROM (
-           SELECT test_case_id, cwp, s, arrayEnumerate(s) AS idx, arrayMap(x -> x.3, s) AS st, arrayMap(x -> x.4, s) AS br
-           FROM (
-             SELECT test_case_id,
-               arrayIntersect(groupUniqArrayIf(commit_sha, status IN ('passed', 'flaky') AND commit_sha != ''),
-                              groupUniqArrayIf(commit_sha, status IN ('failed', 'timedOut') AND commit_sha != '')) AS cwp,
-               arraySort(x -> (x.1, x.2, x.7), groupArray((toUInt32(started_at), created_at_ms, toUInt8(status), cityHash64(branch),
-                 if(status = 'passed', '', commit_sha), if(status = 'passed', '', run_id), cityHash64(test_id)))) AS s
-             FROM test_results_v1
-             WHERE ${scopeWhere(s, 'started_at', fromTime(s.fromDay))} AND status IN ('passed', 'failed', 'flaky', 'timedOut') ${notIncident}
-             GROUP BY test_case_id
-           )
+           SELECT test_case_id, cwp, e, arrayEnumerate(e) AS idx, arrayMap(x -> x.3, e) AS st, arrayMap(x -> x.4, e) AS br
+           FROM (${historiesSql(s, excludedRuns, { branch: 'cityHash64(branch)', commit: "if(status = 'passed', '', commit_sha)", run: "if(status = 'passed', '', run_id)" },
+             `arrayIntersect(groupUniqArrayIf(commit_sha, status IN ('passed', 'flaky') AND commit_sha != ''),
+                groupUniqArrayIf(commit_sha, status IN ('failed', 'timedOut') AND commit_sha != '')) AS cwp,`)})
          )
        )
      )
@@ -220,11 +221,10 @@ export async function runTestCases(ch: ClickHouse, projectId: string, runId: str
 export async function recentOutcomes(ch: ClickHouse, projectId: string, testCaseIds: readonly string[], n: number, excludedRuns: readonly string[]): Promise<Map<string, Array<[number, string]>>> {
   const out = new Map<string, Array<[number, string]>>();
   if (testCaseIds.length === 0) return out;
-  const notIncident = excludedRuns.length ? `AND NOT ${sql.inList('run_id', excludedRuns)}` : '';
   const rows = await ch.select<{ test_case_id: string; t: string; s: string }>(
     `SELECT test_case_id, toString(created_at_ms) AS t, toString(status) AS s FROM test_results_v1
      WHERE project_id = ${sql.str(projectId)} AND ${sql.inList('test_case_id', testCaseIds)}
-       AND status NOT IN ('skipped', 'interrupted') ${notIncident}
+       AND status NOT IN ('skipped', 'interrupted') ${outside(excludedRuns)}
      ORDER BY test_case_id, started_at DESC, test_id DESC LIMIT ${sql.int(n)} BY test_case_id`,
   );
   for (const r of rows) {
