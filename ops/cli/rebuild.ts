@@ -1,6 +1,6 @@
 import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { createPool, type Queryable } from '../../lib/pg.ts';
+import { createPool, withTransaction, type Queryable } from '../../lib/pg.ts';
 import { createKafka, topicEnds } from '../../lib/kafka.ts';
 import { migratePostgres } from '../../lib/migrate.ts';
 import { runProjection, type RunningConsumer } from '../../projections/kafka/consumer.ts';
@@ -72,14 +72,12 @@ export async function rebuildPostgres(
     // The switch needs the live projector stopped (like `rebuild clickhouse`):
     // then the shadow reaches its last position and nothing moves during the swap.
     await waitForProjectorsToStop(live, POSTGRES_PROJECTION, config, deadline, opts.say);
-    const client = await live.connect();
-    try {
-      switchStarted = Date.now();
-      await catchUp(await positions(live), 'the live position');
-      await consumer.stop();
-      consumer = null;
-      await client.query('BEGIN');
-      const old = `${shadow}_old`;
+    switchStarted = Date.now();
+    await catchUp(await positions(live), 'the live position');
+    await consumer.stop();
+    consumer = null;
+    const old = `${shadow}_old`;
+    await withTransaction(live, async (client) => {
       await client.query(`CREATE SCHEMA ${old}`);
       for (const table of POSTGRES_READ_MODELS) {
         await client.query(`ALTER TABLE public.${table} SET SCHEMA ${old}`);
@@ -91,19 +89,13 @@ export async function rebuildPostgres(
         `INSERT INTO public.projection_offsets SELECT * FROM ${shadow}.projection_offsets WHERE projection = $1`,
         [POSTGRES_PROJECTION],
       );
-      await client.query('COMMIT');
-      switchMs = Date.now() - switchStarted;
-      await live.query(`DROP SCHEMA ${shadow} CASCADE`);
-      if (!opts.keepOld) await live.query(`DROP SCHEMA ${old} CASCADE`);
-      const events = [...(await positions(live))].reduce((n, [, o]) => n + o + 1, 0);
-      logger.info({ old: opts.keepOld ? old : null, ms: Date.now() - started, switchMs }, 'switched to the rebuilt read models');
-      return { shadow, old: opts.keepOld ? old : null, events, ms: Date.now() - started, switchMs };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
+    switchMs = Date.now() - switchStarted;
+    await live.query(`DROP SCHEMA ${shadow} CASCADE`);
+    if (!opts.keepOld) await live.query(`DROP SCHEMA ${old} CASCADE`);
+    const events = [...(await positions(live))].reduce((n, [, o]) => n + o + 1, 0);
+    logger.info({ old: opts.keepOld ? old : null, ms: Date.now() - started, switchMs }, 'switched to the rebuilt read models');
+    return { shadow, old: opts.keepOld ? old : null, events, ms: Date.now() - started, switchMs };
   } catch (err) {
     await live.query(`DROP SCHEMA IF EXISTS ${shadow} CASCADE`).catch(() => undefined);
     throw err;
