@@ -1,4 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
+import { page } from './page.ts';
 
 export type TestRow = {
   id: string; run_id: string; project_id: string; test_case_id: string; suite_id: string | null; title: string;
@@ -25,13 +26,8 @@ export const testsRepo = {
     if (q.runId) where.push(`run_id = $${args.push(q.runId)}`);
     if (q.status) where.push(`status = $${args.push(q.status)}`);
     if (q.search) where.push(`(full_title ILIKE $${args.push(`%${likeEscape(q.search)}%`)} OR file_path ILIKE $${args.length})`);
-    const cond = where.join(' AND ');
-    const cols = 'id, run_id, project_id, test_case_id, suite_id, title, full_title, file_path, line_number, variant, status, duration, retries, attempt, is_flaky, tags, annotations, error, attempts, created_at';
-    const [rows, count] = await Promise.all([
-      db.query(`SELECT ${cols} FROM tests WHERE ${cond} ORDER BY created_at, id LIMIT ${q.limit} OFFSET ${q.offset}`, args),
-      db.query(`SELECT count(*)::int AS n FROM tests WHERE ${cond}`, args),
-    ]);
-    return { rows: rows.rows as TestRow[], total: count.rows[0].n as number };
+    const select = 'id, run_id, project_id, test_case_id, suite_id, title, full_title, file_path, line_number, variant, status, duration, retries, attempt, is_flaky, tags, annotations, error, attempts, created_at';
+    return page<TestRow>(db, { from: 'tests', where: where.join(' AND '), args, orderBy: 'created_at, id', limit: q.limit, offset: q.offset, select });
   },
   async steps(db: Queryable, testId: string): Promise<StepRow[]> {
     return (await db.query('SELECT * FROM test_steps WHERE test_id = $1 ORDER BY idx', [testId])).rows;
