@@ -55,6 +55,7 @@ const Env = z.object({
   RUNLEDGER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   // Projectors record that their loop is alive at most this often (consumer_heartbeats).
   RUNLEDGER_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
+  RUNLEDGER_FLAKINESS_SWEEP_MS: z.coerce.number().int().min(100).default(60_000),
   // /health/deep calls a projection with lag and no heartbeat this recent unhealthy.
   RUNLEDGER_HEARTBEAT_STALE_MS: z.coerce.number().int().min(500).default(60_000),
   // Webhooks (docs/webhooks.md). Private/loopback targets and plain http: development and tests only.
@@ -118,6 +119,7 @@ export type Config = {
   rateLimits: RateLimits;
   metricsPort: number;
   heartbeatIntervalMs: number;
+  flakinessSweepMs: number;
   heartbeatStaleMs: number;
   webhooks: {
     allowPrivate: boolean; retryDelaysMs: number[]; timeoutMs: number; pollMs: number; concurrency: number; perTargetConcurrency: number;
@@ -162,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     metricsPort: e.RUNLEDGER_METRICS_PORT,
     heartbeatIntervalMs: e.RUNLEDGER_HEARTBEAT_INTERVAL_MS,
+    flakinessSweepMs: e.RUNLEDGER_FLAKINESS_SWEEP_MS,
     heartbeatStaleMs: e.RUNLEDGER_HEARTBEAT_STALE_MS,
     webhooks: {
       allowPrivate: e.RUNLEDGER_WEBHOOK_ALLOW_PRIVATE === '1' || e.RUNLEDGER_WEBHOOK_ALLOW_PRIVATE === 'true',

@@ -10,15 +10,17 @@ import { BlobsProjection } from './blobs/projector.ts';
 import { LocalBlobStore } from '../ingest/blob-store.ts';
 import { Heartbeat } from './kafka/heartbeat.ts';
 import { QuarantineReactor } from './quarantine/reactor.ts';
+import { FlakinessProjection } from './flakiness/projection.ts';
 import { EventLog } from '../ingest/event-log.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { WebhookSender } from './webhooks/sender.ts';
 import { DigestScheduler } from './webhooks/scheduler.ts';
 
-// Projections build read models; `quarantine` and `webhooks` are reactors: they
+// Projections build read models (`flakiness` keeps each project's scores,
+// computed from ClickHouse); `quarantine` and `webhooks` are reactors: they
 // consume the log the same way, with their own consumer groups; the first
 // appends events, the second enqueues webhook deliveries (and its process sends them).
-export const PROJECTION_NAMES = ['postgres', 'clickhouse', 'blobs', 'quarantine', 'webhooks'] as const;
+export const PROJECTION_NAMES = ['postgres', 'clickhouse', 'blobs', 'flakiness', 'quarantine', 'webhooks'] as const;
 export type ProjectionName = (typeof PROJECTION_NAMES)[number];
 
 export const groupIdOf = (config: Config, name: ProjectionName) => `${config.consumerGroupPrefix}.projection.${name}`;
@@ -29,7 +31,7 @@ export async function startProjection(name: ProjectionName, config: Config, logg
   let projection: Projection;
   let fetch: { minBytes: number; maxWaitTimeInMs: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
-  const pool = createPool(config.pgUrl, name === 'postgres' || name === 'quarantine' ? 5 : name === 'webhooks' ? 10 : 1);
+  const pool = createPool(config.pgUrl, name === 'postgres' || name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
   const heartbeat = new Heartbeat(pool, name, config.heartbeatIntervalMs, logger);
   if (name === 'postgres') {
     projection = Object.assign(new PostgresProjection(pool, logger), { close: () => pool.end() });
@@ -44,6 +46,16 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     });
     // Bigger, rarer inserts: ClickHouse wants about one insert per second per table.
     fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
+  } else if (name === 'flakiness') {
+    const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
+    const scorer = new FlakinessProjection(pool, ch, logger, {
+      sweepEveryMs: config.flakinessSweepMs,
+      onClose: () => Promise.all([ch.close(), pool.end()]).then(() => undefined),
+    });
+    scorer.start();
+    projection = scorer;
+    // Scoring a project costs the same for one result as for thousands: fewer, bigger batches.
+    fetch = { minBytes: 64 * 1024, maxWaitTimeInMs: 1000 };
   } else if (name === 'webhooks') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     // The sender runs beside the dispatcher, in this process, from Postgres.

@@ -67,7 +67,10 @@ export const FlakinessResponse = z.object({
     brokenTests: z.number().int(), testsScored: z.number().int(), incidentRuns: z.number().int(),
   }),
   scoringVersion: z.string(),
+  // When the scores were computed, and whether they were read as the flakiness
+  // projection stored them or computed for this request.
   asOf: isoDate,
+  source: z.enum(['snapshot', 'live']),
   window: z.object({ from: isoDate, days: z.number().int(), halfLifeDays: z.number() }),
 });
 

@@ -10,12 +10,16 @@ import type { Logger } from '../logger.ts';
 // projections its route reads from have applied those offsets; on timeout it
 // answers with what is there and `X-Runledger-Stale: true`.
 
-export type ProjectionName = 'postgres' | 'clickhouse';
+export type ProjectionName = 'postgres' | 'clickhouse' | 'flakiness';
 export type Target = Map<number, number>;
 
-// Routes answered from ClickHouse (besides Postgres). Add a route here when it
-// reads ClickHouse facts.
-const CLICKHOUSE_ROUTES = [/^\/api\/tests\/[^/]+\/history$/];
+// What each route reads besides the Postgres read models. Add a route here
+// when it reads ClickHouse facts or the stored flakiness scores.
+const READS: Array<[RegExp, ProjectionName[]]> = [
+  [/^\/api\/tests\/[^/]+\/history$/, ['clickhouse']],
+  [/^\/api\/analytics\//, ['clickhouse']],
+  [/^\/api\/flakiness$/, ['clickhouse', 'flakiness']],
+];
 
 export const POSITION_HEADER = 'X-Runledger-Position';
 export const STALE_HEADER = 'X-Runledger-Stale';
@@ -54,8 +58,8 @@ export class ProjectionWatcher {
   }
 
   async positions(name: ProjectionName): Promise<Map<number, number>> {
-    if (name === 'postgres') {
-      const r = await this.pool.query(`SELECT partition, "offset" FROM projection_offsets WHERE projection = 'postgres' AND topic = $1`, [this.topic]);
+    if (name !== 'clickhouse') {
+      const r = await this.pool.query(`SELECT partition, "offset" FROM projection_offsets WHERE projection = $1 AND topic = $2`, [name, this.topic]);
       return new Map(r.rows.map((x) => [Number(x.partition), Number(x.offset)]));
     }
     const rows = await this.ch.select<{ p: number; o: string }>(
@@ -112,7 +116,7 @@ export function readYourWrites(watcher: ProjectionWatcher, timeoutMs: number) {
     const token = positionTokenOf(ctx);
     if (token === null) return next();
     const target = parsePosition(token);
-    const projections: ProjectionName[] = CLICKHOUSE_ROUTES.some((r) => r.test(ctx.path)) ? ['postgres', 'clickhouse'] : ['postgres'];
+    const projections: ProjectionName[] = ['postgres', ...(READS.find(([route]) => route.test(ctx.path))?.[1] ?? [])];
     const caughtUp = await watcher.waitFor(target, projections, timeoutMs);
     if (!caughtUp) ctx.set(STALE_HEADER, 'true');
     await next();

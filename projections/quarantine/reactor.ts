@@ -6,6 +6,7 @@ import type { EventLog } from '../../ingest/event-log.ts';
 import { makeEvent } from '../../ingest/events.ts';
 import type { Event } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
+import { waitForProjection } from '../kafka/wait-for.ts';
 import { assessFlakiness, type CaseFlakiness } from '../../query-api/flakiness/service.ts';
 import { clickhousePosition, incidentRuns, recentOutcomes, runTestCases } from '../../query-api/ch/flakiness.ts';
 import { readProjectSettings, type ProjectSettings } from '../../query-api/pg/project-settings-read.ts';
@@ -67,23 +68,14 @@ export class QuarantineReactor implements Projection {
       .filter(({ event: e }) => e.type === 'run.updated' && e.data.status !== null && TERMINAL.has(e.data.status))
       .map(({ event, offset }) => ({ event, offset }));
     if (finished.length) {
-      await this.waitForClickHouse(batch, finished.at(-1)!.offset);
+      await waitForProjection(batch, () => clickhousePosition(this.ch, batch.topic, batch.partition), finished.at(-1)!.offset, 'ClickHouse',
+        { timeoutMs: this.opts.clickhouseWaitMs ?? 60_000, pollMs: 200 });
       for (const { event } of finished) await this.runFinished(event);
     }
     // A deleted project takes the reactor's own record of it along.
     const deleted = batch.events.filter(({ event: e }) => e.type === 'project.deleted').map(({ event: e }) => e.projectId);
     if (deleted.length) await this.pool.query('DELETE FROM quarantine_reactor_decisions WHERE project_id = ANY($1)', [deleted]);
     await this.sweepExpired();
-  }
-
-  private async waitForClickHouse(batch: ProjectionBatch, offset: number): Promise<void> {
-    const deadline = Date.now() + (this.opts.clickhouseWaitMs ?? 60_000);
-    while ((await clickhousePosition(this.ch, batch.topic, batch.partition)) < offset) {
-      // Thrown, the batch is retried later: nothing was appended for it yet.
-      if (Date.now() > deadline) throw new Error(`ClickHouse has not applied ${batch.topic}/${batch.partition}@${offset} yet`);
-      await batch.heartbeat?.();
-      await new Promise((r) => setTimeout(r, 200));
-    }
   }
 
   private async runFinished(trigger: Event): Promise<void> {

@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { derivedId } from '../../lib/ids.ts';
 import type { EventOf } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
+import { waitForProjection } from '../kafka/wait-for.ts';
 import { webhooks, type WebhookRow } from '../../query-api/pg/webhooks.ts';
 import { runsRepo, runView } from '../../query-api/pg/runs.ts';
 import { clickhousePosition } from '../../query-api/ch/flakiness.ts';
@@ -51,6 +52,10 @@ export class WebhookDispatcher implements Projection {
     private opts: Options = {},
   ) {}
 
+  private get waiting() {
+    return { timeoutMs: this.opts.waitMs ?? 60_000, pollMs: 100 };
+  }
+
   async close(): Promise<void> {
     await this.opts.onClose?.();
   }
@@ -78,7 +83,7 @@ export class WebhookDispatcher implements Projection {
 
   private async runFinished(batch: ProjectionBatch, offset: number, e: EventOf<'run.updated'>, hooks: WebhookRow[]): Promise<WebhookEventOut[]> {
     // The run's counts come from the Postgres read model: wait until it applied this event.
-    await this.waitFor(batch, () => postgresPosition(this.pool, this.topic, batch.partition), offset, 'postgres');
+    await waitForProjection(batch, () => postgresPosition(this.pool, this.topic, batch.partition), offset, 'postgres', this.waiting);
     const row = await runsRepo.byId(this.pool, e.data.id);
     if (!row) return []; // deleted since
     const run = runView(row);
@@ -90,7 +95,7 @@ export class WebhookDispatcher implements Projection {
     }];
     if (!hooks.some((h) => h.events.some((x) => DERIVED.includes(x)))) return out;
     // Derived signals read ClickHouse: wait until its projector applied the run's results.
-    await this.waitFor(batch, () => clickhousePosition(this.ch, this.topic, batch.partition), offset, 'clickhouse');
+    await waitForProjection(batch, () => clickhousePosition(this.ch, this.topic, batch.partition), offset, 'clickhouse', this.waiting);
     const wants = (x: string) => hooks.some((h) => h.events.includes(x));
     if (wants('test.flaky_detected')) out.push(...(await this.flakyDetected(e, run.branch)));
     if (wants('run.regression_detected')) out.push(...(await this.regressionDetected(e, row.branch, row.created_at)));
@@ -178,15 +183,6 @@ export class WebhookDispatcher implements Projection {
     }];
   }
 
-  private async waitFor(batch: ProjectionBatch, position: () => Promise<number>, offset: number, what: string): Promise<void> {
-    const deadline = Date.now() + (this.opts.waitMs ?? 60_000);
-    while ((await position()) < offset) {
-      // Thrown, the batch is retried later: nothing was enqueued for it yet.
-      if (Date.now() > deadline) throw new Error(`${what} has not applied ${batch.topic}/${batch.partition}@${offset} yet`);
-      await batch.heartbeat?.();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 function quarantineEvent(e: EventOf<'test.quarantine_changed'>): WebhookEventOut {

@@ -1,6 +1,8 @@
 import type { ClickHouse } from '../../lib/clickhouse.ts';
+import { withTransaction, type Pool, type Queryable } from '../../lib/pg.ts';
+import { flakinessScores, type StoredScore } from '../pg/flakiness-scores.ts';
 import { caseCounts, caseEvidence, caseTitles, incidentCounts, incidentRuns, type CaseTitle, type Scope } from '../ch/flakiness.ts';
-import { dayOf, evidenceOf, passOnlyEvidence, scoreOf, type Evidence, type FlakinessParams, type Score } from './score.ts';
+import { SCORING_VERSION, dayOf, evidenceOf, passOnlyEvidence, scoreOf, type Evidence, type FlakinessParams, type Score } from './score.ts';
 
 export type CaseFlakiness = {
   testCaseId: string;
@@ -61,3 +63,73 @@ export async function titled<T extends { testCaseId: string }>(ch: ClickHouse, p
 }
 
 export const withInterval = (c: CaseFlakiness, params: FlakinessParams): CaseFlakiness => ({ ...c, score: scoreOf(c.evidence, params) });
+
+// A whole project scored as of `asOf`, every score with its interval: what the
+// flakiness projection stores (query-api/pg/flakiness-scores.ts).
+export async function scoreProject(ch: ClickHouse, projectId: string, asOf: Date, params: FlakinessParams): Promise<Assessment> {
+  const assessment = await assessFlakiness(ch, { projectId, asOf }, params);
+  // Test cases with the same evidence totals (most of those that only passed) share their interval.
+  const intervals = new Map<string, Score>();
+  const cases = assessment.cases.map((c) => {
+    const key = c.evidence.flakeWeight === 0 ? `${c.evidence.executions}:${c.evidence.weightedExecutions}:${c.score.classification}` : null;
+    const score = (key && intervals.get(key)) || scoreOf(c.evidence, params);
+    if (key) intervals.set(key, score);
+    return { ...c, score };
+  });
+  return { ...assessment, cases };
+}
+
+// A project's scores as a reader sees them: every test case's score (to rank,
+// filter and summarise), and the whole assessment of the few about to be shown.
+export type ProjectScores = {
+  source: 'snapshot' | 'live';
+  asOf: Date;
+  fromDay: number;
+  incidentRuns: number;
+  ranked: StoredScore[];
+  cases(testCaseIds: readonly string[]): Promise<Map<string, CaseFlakiness>>;
+};
+
+export const sameParams = (a: FlakinessParams, b: FlakinessParams) =>
+  Object.keys(a).length === Object.keys(b).length && (Object.keys(a) as Array<keyof FlakinessParams>).every((k) => a[k] === b[k]);
+
+// Reads a project's scores from what the flakiness projection stored when that
+// is as of today, of this scoring version and these parameters, for all
+// branches; otherwise scores it here (live). `use` runs inside one read-only
+// snapshot of Postgres, so the ranking and the cases shown come from the same scoring.
+export async function withProjectScores<T>(
+  pool: Pool, ch: ClickHouse, q: { projectId: string; branch?: string; now: Date }, params: FlakinessParams,
+  use: (scores: ProjectScores) => Promise<T>,
+): Promise<T> {
+  if (q.branch === undefined) {
+    const stored = await withTransaction(pool, async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const scores = await storedScores(tx, q.projectId, dayOf(Math.floor(q.now.getTime() / 1000)), params);
+      return scores && { value: await use(scores) };
+    });
+    if (stored) return stored.value;
+  }
+  const assessment = await assessFlakiness(ch, { projectId: q.projectId, branch: q.branch, asOf: q.now }, params);
+  const byId = new Map(assessment.cases.map((c) => [c.testCaseId, c]));
+  return use({
+    source: 'live',
+    asOf: q.now,
+    fromDay: assessment.fromDay,
+    incidentRuns: assessment.incidentRuns.length,
+    ranked: assessment.cases,
+    cases: async (ids) => new Map(ids.filter((id) => byId.has(id)).map((id) => [id, withInterval(byId.get(id)!, params)])),
+  });
+}
+
+async function storedScores(db: Queryable, projectId: string, today: number, params: FlakinessParams): Promise<ProjectScores | null> {
+  const header = await flakinessScores.header(db, projectId);
+  if (!header || header.asOfDay !== today || header.scoringVersion !== SCORING_VERSION || !sameParams(header.params, params)) return null;
+  return {
+    source: 'snapshot',
+    asOf: header.scoredAt,
+    fromDay: header.fromDay,
+    incidentRuns: header.incidentRuns,
+    ranked: await flakinessScores.scores(db, projectId, params.credibleMass),
+    cases: (ids) => flakinessScores.cases(db, projectId, ids, params.credibleMass),
+  };
+}

@@ -7,6 +7,7 @@ import { EventLog } from '../../ingest/event-log.ts';
 import { makeEvent } from '../../ingest/events.ts';
 import { FlakinessResponse } from '../../schemas/flakiness.ts';
 import { assessFlakiness } from '../../query-api/flakiness/service.ts';
+import { flakinessScores } from '../../query-api/pg/flakiness-scores.ts';
 import { caseExecutions } from '../../query-api/ch/flakiness.ts';
 import { DEFAULT_PARAMS, dayOf, evidenceOf } from '../../query-api/flakiness/score.ts';
 
@@ -52,7 +53,7 @@ const testIdOf: Partial<Record<Kind, string>> = {};
 const runIds: string[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack({ projections: ['postgres', 'clickhouse'] });
+  stack = await startTestStack({ projections: ['postgres', 'clickhouse', 'flakiness'], overrides: { flakinessSweepMs: 300 } });
   a = await createTenant(stack.url, 'a');
   b = await createTenant(stack.url, 'b');
   apiA = client(stack.url, { key: a.apiKey });
@@ -93,6 +94,7 @@ describe('GET /api/flakiness', () => {
     expect(scores).toEqual([...scores].sort((x, y) => y - x));
     expect(res.body.summary).toMatchObject({ totalFlakyTests: 3, brokenTests: 1, quarantinedTests: 0, testsScored: 15, incidentRuns: 1 });
     expect(res.body.scoringVersion).toBe('flakiness-v1');
+    expect(res.body.source).toBe('snapshot'); // stored by the flakiness projection
 
     const items = byCase(res);
     const retry = items.get(caseOf.retry!);
@@ -127,6 +129,41 @@ describe('GET /api/flakiness', () => {
     }
   });
 
+  it('serves the stored scores exactly as scoring live gives them, and keeps them current', async () => {
+    const paths = ['', '?limit=3&offset=2', '?minScore=0.05', '?classification=stable'];
+    const read = async (path: string) => {
+      const res = await apiA.get(`/api/flakiness${path}`);
+      expect(res.status).toBe(200);
+      const { asOf, source, ...rest } = res.body;
+      return { source, asOf, rest };
+    };
+    const stored = await Promise.all(paths.map(read));
+    expect(stored.map((x) => x.source)).toEqual(paths.map(() => 'snapshot'));
+    // Without stored scores the route scores live; the sweep then stores them again.
+    await flakinessScores.remove(stack.pool, [a.projectId]);
+    const live = await Promise.all(paths.map(read));
+    expect(live.map((x) => x.source)).toEqual(paths.map(() => 'live'));
+    expect(live.map((x) => x.rest)).toEqual(stored.map((x) => x.rest));
+    await expect.poll(async () => (await read('')).source, { timeout: 20_000 }).toBe('snapshot');
+    expect((await read('')).rest).toEqual(stored[0]!.rest);
+    // A branch filter is always scored live.
+    expect((await apiA.get('/api/flakiness?branch=main')).body.source).toBe('live');
+
+    // A new run: once the projection applied it (read-your-writes), the stored scores count it.
+    const run = await apiA.post('/api/runs', runBody(a.projectId, { branch: 'main', commitSha: 'c0mmit12' }));
+    const t = await apiA.post('/api/tests', testBody(a.projectId, run.body.id, KINDS.indexOf('lone'), { startedAt: new Date().toISOString(), steps: [], status: 'failed', error: { message: 'again' } }));
+    const after = await apiA.get('/api/flakiness', { 'x-runledger-position': t.headers.get('x-runledger-position')! });
+    expect(after.headers.get('x-runledger-stale')).toBeNull();
+    expect(after.body.source).toBe('snapshot');
+    const lone = byCase(after).get(caseOf.lone!);
+    expect(lone).toMatchObject({ totalRuns: 12, evidence: { failures: 2 } });
+    await flakinessScores.remove(stack.pool, [a.projectId]);
+    expect(byCase(await apiA.get('/api/flakiness')).get(caseOf.lone!)).toEqual(lone);
+    await apiA.del(`/api/runs/${run.body.id}`);
+    await stack.waitForProjections();
+    await expect.poll(async () => byCase(await apiA.get('/api/flakiness')).get(caseOf.lone!)?.totalRuns, { timeout: 20_000 }).toBe(11);
+  });
+
   it('filters by minimum score, classification and branch, and pages', async () => {
     const flaky = await apiA.get(`/api/flakiness?projectId=${a.projectId}&minScore=0.05`);
     expect(flaky.body.data.map((d: any) => d.classification).sort()).toEqual(['flaky', 'flaky', 'flaky']);
@@ -146,6 +183,9 @@ describe('GET /api/flakiness', () => {
       expect(res.body.summary.incidentRuns).toBe(0);
       expect(res.body.window.halfLifeDays).toBe(7);
       expect(byCase(res).get(caseOf.stable!)).toMatchObject({ classification: 'flaky', evidence: { transientFailures: 1 } });
+      // Settings change outside the log: the sweep scores the project again with them.
+      await expect.poll(async () => (await apiA.get('/api/flakiness')).body.source, { timeout: 20_000 }).toBe('snapshot');
+      expect((await apiA.get('/api/flakiness')).body.summary.incidentRuns).toBe(0);
     } finally {
       await stack.pool.query('DELETE FROM project_settings WHERE project_id = $1', [a.projectId]);
     }

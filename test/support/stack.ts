@@ -138,8 +138,8 @@ export async function startTestStack(opts: { projections?: ProjectionName[]; ove
 
 // How far a projection got, per partition, as recorded in its own store.
 export async function projectionPositions(stack: TestStack, name: ProjectionName): Promise<Map<number, number>> {
-  if (name === 'postgres') {
-    const r = await stack.pool.query(`SELECT partition, "offset" FROM projection_offsets WHERE projection = 'postgres' AND topic = $1`, [stack.config.topic]);
+  if (name === 'postgres' || name === 'flakiness') {
+    const r = await stack.pool.query(`SELECT partition, "offset" FROM projection_offsets WHERE projection = $1 AND topic = $2`, [name, stack.config.topic]);
     return new Map(r.rows.map((x) => [Number(x.partition), Number(x.offset)]));
   }
   if (name === 'blobs' || name === 'quarantine' || name === 'webhooks') {

@@ -1,0 +1,134 @@
+import { withTransaction, type Pool, type Queryable } from '../../lib/pg.ts';
+import type { ClickHouse } from '../../lib/clickhouse.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { EventType } from '../../schemas/events.ts';
+import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
+import { waitForProjection } from '../kafka/wait-for.ts';
+import { clickhousePosition } from '../../query-api/ch/flakiness.ts';
+import { flakinessScores } from '../../query-api/pg/flakiness-scores.ts';
+import { readProjectSettings } from '../../query-api/pg/project-settings-read.ts';
+import { sameParams, scoreProject } from '../../query-api/flakiness/service.ts';
+import { SCORING_VERSION, dayOf } from '../../query-api/flakiness/score.ts';
+
+export const FLAKINESS_PROJECTION = 'flakiness';
+
+// The events that change what flakiness is computed from (ClickHouse's results and runs).
+const CHANGES_SCORES = new Set<EventType>(['test.reported', 'run.created', 'run.updated', 'run.deleted']);
+
+type Scored = { save(db: Queryable): Promise<void> };
+type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; now?: () => Date; onClose?: () => Promise<void> };
+
+// The flakiness projection: keeps each project's scores in Postgres
+// (flakiness_scores, query-api/pg/flakiness-scores.ts) so GET /api/flakiness
+// reads them instead of scoring the project's history on every request.
+//
+// Scores are computed from ClickHouse, not folded from events: after a batch
+// with events that change a project's results, it waits until the ClickHouse
+// projector applied them, scores the project again (every branch, as of now)
+// and replaces its scores in the transaction that records its own position
+// (projection_offsets, so read-your-writes can wait for it). Scoring again
+// after a crash, or on a replay, gives what scoring live would.
+//
+// Scores also age (they are as of a day) and depend on settings that change
+// outside the log: every sweepEveryMs it scores again each project whose scores
+// are not as of today, or were computed with other settings or another
+// scoring version, or that has none yet. Readers meanwhile score live.
+export class FlakinessProjection implements Projection {
+  readonly name = FLAKINESS_PROJECTION;
+  private timer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly now: () => Date;
+
+  constructor(
+    private pool: Pool,
+    private ch: ClickHouse,
+    private logger: Logger,
+    private opts: Options = {},
+  ) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.sweep().catch((err) => this.logger.warn({ err }, 'flakiness sweep failed')), this.opts.sweepEveryMs ?? 60_000);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.sweeping;
+    await this.opts.onClose?.();
+  }
+
+  async apply(batch: ProjectionBatch): Promise<void> {
+    const deleted = new Set(batch.events.filter(({ event: e }) => e.type === 'project.deleted').map(({ event: e }) => e.projectId));
+    const changes = batch.events.filter(({ event: e }) => CHANGES_SCORES.has(e.type) && !deleted.has(e.projectId));
+    if (changes.length) {
+      await waitForProjection(batch, () => clickhousePosition(this.ch, batch.topic, batch.partition), changes.at(-1)!.offset, 'ClickHouse',
+        { timeoutMs: this.opts.clickhouseWaitMs ?? 60_000, pollMs: 100 });
+    }
+    const existing = await this.existing([...new Set(changes.map(({ event: e }) => e.projectId))]);
+    await this.oneAtATime(async () => {
+      const scored: Scored[] = [];
+      for (const projectId of existing) {
+        scored.push(await this.score(projectId));
+        await batch.heartbeat?.();
+      }
+      await withTransaction(this.pool, async (tx) => {
+        for (const s of scored) await s.save(tx);
+        if (deleted.size) await flakinessScores.remove(tx, [...deleted]);
+        await tx.query(
+          `INSERT INTO projection_offsets (projection, topic, partition, "offset") VALUES ($1, $2, $3, $4)
+           ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = greatest(projection_offsets."offset", excluded."offset")`,
+          [FLAKINESS_PROJECTION, batch.topic, batch.partition, batch.lastOffset],
+        );
+      });
+    });
+  }
+
+  // Scores again every project whose stored scores are out of date; drops those of projects that are gone.
+  async sweep(): Promise<void> {
+    if (this.sweeping) return this.sweeping;
+    this.sweeping = (async () => {
+      const today = dayOf(Math.floor(this.now().getTime() / 1000));
+      const { projects, orphaned } = await flakinessScores.due(this.pool, today, SCORING_VERSION);
+      if (orphaned.length) await flakinessScores.remove(this.pool, orphaned);
+      for (const p of projects) {
+        const { flakiness } = await readProjectSettings(this.pool, p.projectId);
+        if (p.params && sameParams(p.params, flakiness)) continue;
+        // One project at a time, so a batch waits for one scoring at most.
+        await this.oneAtATime(async () => {
+          const s = await this.score(p.projectId);
+          await withTransaction(this.pool, (tx) => s.save(tx));
+        });
+      }
+    })().finally(() => {
+      this.sweeping = null;
+    });
+    return this.sweeping;
+  }
+
+  // Scores a project as of now; `save` then replaces what is stored.
+  private async score(projectId: string): Promise<Scored> {
+    const scoredAt = this.now();
+    const { flakiness: params } = await readProjectSettings(this.pool, projectId);
+    const started = Date.now();
+    const scored = await scoreProject(this.ch, projectId, scoredAt, params);
+    this.logger.debug({ projectId, testCases: scored.cases.length, ms: Date.now() - started }, 'scored flakiness');
+    return { save: (db) => flakinessScores.replace(db, projectId, scored, params, SCORING_VERSION, scoredAt) };
+  }
+
+  private async existing(projectIds: string[]): Promise<string[]> {
+    if (projectIds.length === 0) return [];
+    const r = await this.pool.query('SELECT id FROM projects WHERE id = ANY($1) ORDER BY id', [projectIds]);
+    return r.rows.map((x) => x.id as string);
+  }
+
+  // Batches and the sweep score one project at a time, so a slower scoring never overwrites a newer one.
+  private oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+}
