@@ -186,7 +186,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
 
   // ---- flakiness and quarantine
   'GET /api/flakiness': {
-    tag: 'flakiness', permission: 'read', query: fl.FlakinessQuery, summary: 'Every test case\'s flakiness score with its 90 % interval, classification and evidence.',
+    tag: 'flakiness', permission: 'read', query: fl.FlakinessQuery, summary: 'Every test case\'s flakiness score with its 90 % interval, classification and evidence: the scores the flakiness projection stored when current (source: snapshot), else scored for the request (source: live).',
     ok: { status: 200, ...R('FlakinessResponse', fl.FlakinessResponse) },
   },
   'POST /api/flakiness': {

@@ -6,8 +6,9 @@ import { betaQuantile } from './beta.ts';
 // a database; the caller passes `asOfDay`.
 //
 // Rescoring with a new version is a new constant here and, if it needs new
-// facts, new ClickHouse tables filled by replaying the log: scores are never
-// stored, so nothing is migrated.
+// facts, new ClickHouse tables filled by replaying the log. The scores the
+// flakiness projection stores carry their version; stored scores of another
+// version are not served, and the projection scores every project again.
 export const SCORING_VERSION = 'flakiness-v1';
 
 export type Classification = 'stable' | 'flaky' | 'broken' | 'insufficient_data';

@@ -10,7 +10,7 @@ import { findTestCase } from '../pg/test-cases.ts';
 import { readProjectSettings } from '../pg/project-settings-read.ts';
 import { caseTotals, errorClusters, resultBuckets, runDurationBuckets, type Bucket } from '../ch/analytics.ts';
 import { compareRuns, sideBySide, type RunMeta } from '../analytics/compare.ts';
-import { assessFlakiness, titled } from '../flakiness/service.ts';
+import { titled, withProjectScores } from '../flakiness/service.ts';
 import { dayOf } from '../flakiness/score.ts';
 
 const DAY = 86_400;
@@ -120,15 +120,17 @@ export function analyticsRouter({ pool, ch }: AppDeps): Router {
     }
     if (want('flakiest')) {
       const params = { ...(await readProjectSettings(pool, projectId)).flakiness, windowDays: days };
-      const assessment = await assessFlakiness(ch, { projectId, branch: q.branch, asOf: new Date() }, params);
-      const top = assessment.cases.filter((c) => c.score.classification === 'flaky')
-        .sort((a, b) => b.score.score - a.score.score || (a.testCaseId < b.testCaseId ? -1 : 1)).slice(0, q.limit);
-      body.flakiest = (await titled(ch, projectId, top))
-        .map((c) => ({
+      // The stored scores when the period is the scoring window (and no branch is asked for); else scored live.
+      body.flakiest = await withProjectScores(pool, ch, { projectId, branch: q.branch, now: new Date() }, params, async (scores) => {
+        const ids = scores.ranked.filter((c) => c.score.classification === 'flaky')
+          .sort((a, b) => b.score.score - a.score.score || (a.testCaseId < b.testCaseId ? -1 : 1)).slice(0, q.limit).map((c) => c.testCaseId);
+        const cases = await scores.cases(ids);
+        return (await titled(ch, projectId, ids.map((id) => cases.get(id)!))).map((c) => ({
           testCaseId: c.testCaseId, testTitle: c.title.title, filePath: c.title.filePath, flakinessScore: round(c.score.score, 4),
           flakyRuns: c.evidence.flakyExecutions, totalRuns: c.evidence.executions,
           lastFlakyAt: c.evidence.lastFlaky ? iso(c.evidence.lastFlaky.at) : null,
         }));
+      });
     }
     ctx.body = body;
   });

@@ -75,6 +75,7 @@ describe('operational visibility', () => {
 
   it('a running projector catches up and is healthy with zero lag and a last commit time', async () => {
     spawn(['ops/run/projector.ts', 'blobs']);
+    spawn(['ops/run/projector.ts', 'flakiness']);
     // the reactors are consumer groups too: every group must be live for a 200
     spawn(['ops/run/projector.ts', 'quarantine']);
     spawn(['ops/run/projector.ts', 'webhooks']);
