@@ -7,7 +7,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // throws, with the process's stderr, if it died on its own.
 export type Projector = ChildProcess & { assertAlive(): void; output(): string };
 
-export function spawnProjector(name: 'postgres' | 'clickhouse', env: Record<string, string>): Projector {
+export function spawnProjector(name: 'postgres' | 'clickhouse' | 'flakiness', env: Record<string, string>): Projector {
   return spawnProcess(['ops/run/projector.ts', name], env);
 }
 
