@@ -12,6 +12,8 @@ export type CaseFlakiness = {
   score: Score; // without its interval: see withInterval
 };
 
+const EVIDENCE_CHUNK = 128;
+
 export type Assessment = { asOfDay: number; fromDay: number; incidentRuns: string[]; cases: CaseFlakiness[] };
 
 // Scores every test case of a project (or the given ones) that ran in the
@@ -39,7 +41,12 @@ export async function assessFlakiness(
     };
   }).filter((c) => c.executions > 0 || c.incidentExecutions > 0);
   const candidates = cases.filter((c) => c.bad > 0).map((c) => c.testCaseId);
-  const histories = await caseEvidence(ch, { ...scope, testCaseIds: candidates }, incidents);
+  // ClickHouse works through one query's arrays on one thread: a query per
+  // EVIDENCE_CHUNK candidates (dealt round-robin, so heavy histories spread) uses more cores.
+  const chunks = Math.ceil(candidates.length / EVIDENCE_CHUNK);
+  const parts = await Promise.all(Array.from({ length: chunks }, (_, k) =>
+    caseEvidence(ch, { ...scope, testCaseIds: candidates.filter((_, i) => i % chunks === k) }, incidents)));
+  const histories = new Map(parts.flatMap((m) => [...m]));
 
   return {
     asOfDay,
