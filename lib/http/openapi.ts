@@ -320,9 +320,23 @@ export function errorCodesOf(doc: RouteDoc, method: string): Map<number, ErrorCo
 const openApiPath = (koaPath: string) => koaPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 const pathParams = (koaPath: string) => [...koaPath.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
-  return rest;
+// A recursive schema (the suite tree) comes with `$defs` and `#/$defs/…` refs,
+// which in the document would resolve against its root: they go to `defs`
+// (components.schemas) under their `.meta({ id })`, and the refs point there.
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output', defs?: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _drop, $defs, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+  if (!$defs) return rest;
+  if (!defs) throw new Error('a schema with $defs where the document has no components for them');
+  const rewrite = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(rewrite);
+    if (!v || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === '$ref' && typeof x === 'string' && x.startsWith('#/$defs/') ? `#/components/schemas/${x.slice(8)}` : rewrite(x)]));
+  };
+  for (const [name, def] of Object.entries($defs as Record<string, unknown>)) {
+    if (name.startsWith('__')) throw new Error(`a recursive schema needs .meta({ id }) to be named in the document (${name})`);
+    defs[name] ??= rewrite(def);
+  }
+  return rewrite(rest) as Record<string, unknown>;
 }
 
 // The document for the routes an app serves. Routes without a ROUTE_DOCS entry
@@ -330,7 +344,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
 export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; serverUrl?: string } = {}): { document: OpenApiDocument; undocumented: string[] } {
   const schemas: Record<string, unknown> = {};
   const named = (name: string, schema: z.ZodType, io: 'input' | 'output') => {
-    schemas[name] ??= jsonSchema(schema, io);
+    schemas[name] ??= jsonSchema(schema, io, schemas);
     return { $ref: `#/components/schemas/${name}` };
   };
   const codes = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -387,7 +401,7 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
           : { 'application/json': { schema: named(bodyName, doc.body, 'input') } };
       op.requestBody = { required: true, content };
     }
-    const okSchema = doc.ok.schema ? (doc.ok.name ? named(doc.ok.name, doc.ok.schema, 'output') : jsonSchema(doc.ok.schema, 'output')) : { type: 'object' };
+    const okSchema = doc.ok.schema ? (doc.ok.name ? named(doc.ok.name, doc.ok.schema, 'output') : jsonSchema(doc.ok.schema, 'output', schemas)) : { type: 'object' };
     const responses: Record<string, unknown> = {
       [String(doc.ok.status)]: {
         description: doc.ok.status === 201 ? 'created' : 'ok',
