@@ -48,28 +48,28 @@ const scheduleId = { id: id('schedule') };
 
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
   // ---- webhooks and schedules (docs/webhooks.md)
-  'GET /api/webhooks': { tag: 'webhooks', permission: 'read', query: wh.WebhooksQuery, summary: 'The webhooks of a project (secrets and header values masked).', ok: { status: 200, schema: null } },
+  'GET /api/webhooks': { tag: 'webhooks', permission: 'read', query: wh.WebhooksQuery, summary: 'The webhooks of a project (secrets and header values masked).', ok: { status: 200, ...R('WebhookList', list(wh.Webhook)) } },
   'POST /api/webhooks': {
     tag: 'webhooks', permission: 'manage', body: wh.WebhookCreateBody,
     summary: 'Create a webhook; the `whsec_…` secret (generated when not given) is in this answer only. Private or non-https targets are refused (400) unless the server allows them.',
-    ok: { status: 201, schema: null },
+    ok: { status: 201, ...R('WebhookCreated', wh.WebhookCreated) },
   },
-  'GET /api/webhooks/:id': { tag: 'webhooks', permission: 'read', params: webhookId, summary: 'A webhook (secret masked).', ok: { status: 200, schema: null } },
-  'PATCH /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, body: wh.WebhookPatchBody, summary: 'Change a webhook (url, events, headers, secret, isActive, thresholds).', ok: { status: 200, schema: null } },
-  'DELETE /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Delete a webhook and its pending deliveries.', ok: { status: 200, schema: null } },
+  'GET /api/webhooks/:id': { tag: 'webhooks', permission: 'read', params: webhookId, summary: 'A webhook (secret masked).', ok: { status: 200, ...R('Webhook', wh.Webhook) } },
+  'PATCH /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, body: wh.WebhookPatchBody, summary: 'Change a webhook (url, events, headers, secret, isActive, thresholds).', ok: { status: 200, ...R('Webhook', wh.Webhook) } },
+  'DELETE /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Delete a webhook and its pending deliveries.', ok: { status: 200, ...R('Deleted', acc.Deleted) } },
   'GET /api/webhooks/:id/deliveries': {
     tag: 'webhooks', permission: 'read', params: webhookId, query: wh.DeliveriesQuery,
-    summary: 'Recent deliveries: event, status code, attempts, next attempt, duration, response excerpt.', ok: { status: 200, schema: null },
+    summary: 'Recent deliveries: event, status code, attempts, next attempt, duration, response excerpt.', ok: { status: 200, ...R('DeliveryList', list(wh.WebhookDelivery)) },
   },
-  'POST /api/webhooks/:id/test': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Send a signed test delivery now (event `webhook.test`) and answer with its outcome.', ok: { status: 200, schema: null } },
-  'GET /api/schedules': { tag: 'schedules', permission: 'read', query: wh.SchedulesQuery, summary: 'The digest schedules of a project.', ok: { status: 200, schema: null } },
-  'POST /api/schedules': { tag: 'schedules', permission: 'manage', body: wh.ScheduleCreateBody, summary: 'Create a digest schedule (cron expression and time zone); each due time sends `digest.ready` to the project\'s webhooks.', ok: { status: 201, schema: null } },
-  'GET /api/schedules/:id': { tag: 'schedules', permission: 'read', params: scheduleId, summary: 'A schedule with its next due time.', ok: { status: 200, schema: null } },
-  'PATCH /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, body: wh.SchedulePatchBody, summary: 'Change a schedule.', ok: { status: 200, schema: null } },
-  'DELETE /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Delete a schedule.', ok: { status: 200, schema: null } },
-  'POST /api/schedules/:id/pause': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Pause a schedule.', ok: { status: 200, schema: null } },
-  'POST /api/schedules/:id/resume': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Resume a schedule (its next due time from now).', ok: { status: 200, schema: null } },
-  'POST /api/schedules/:id/trigger': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Send a digest now, outside the schedule.', ok: { status: 202, schema: null } },
+  'POST /api/webhooks/:id/test': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Send a signed test delivery now (event `webhook.test`) and answer with its outcome.', ok: { status: 200, ...R('WebhookDelivery', wh.WebhookDelivery) } },
+  'GET /api/schedules': { tag: 'schedules', permission: 'read', query: wh.SchedulesQuery, summary: 'The digest schedules of a project.', ok: { status: 200, ...R('ScheduleList', list(wh.Schedule)) } },
+  'POST /api/schedules': { tag: 'schedules', permission: 'manage', body: wh.ScheduleCreateBody, summary: 'Create a digest schedule (cron expression and time zone); each due time sends `digest.ready` to the project\'s webhooks.', ok: { status: 201, ...R('Schedule', wh.Schedule) } },
+  'GET /api/schedules/:id': { tag: 'schedules', permission: 'read', params: scheduleId, summary: 'A schedule with its next due time.', ok: { status: 200, ...R('Schedule', wh.Schedule) } },
+  'PATCH /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, body: wh.SchedulePatchBody, summary: 'Change a schedule.', ok: { status: 200, ...R('Schedule', wh.Schedule) } },
+  'DELETE /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Delete a schedule.', ok: { status: 200, ...R('Deleted', acc.Deleted) } },
+  'POST /api/schedules/:id/pause': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Pause a schedule.', ok: { status: 200, ...R('Schedule', wh.Schedule) } },
+  'POST /api/schedules/:id/resume': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Resume a schedule (its next due time from now).', ok: { status: 200, ...R('Schedule', wh.Schedule) } },
+  'POST /api/schedules/:id/trigger': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Send a digest now, outside the schedule.', ok: { status: 202, ...R('ScheduleTriggered', wh.ScheduleTriggered) } },
 
   // ---- health and metrics
   'GET /health': { tag: 'health', access: 'open', summary: 'Liveness: the process serves.', ok: { status: 200, schema: z.object({ status: z.literal('ok') }) } },
