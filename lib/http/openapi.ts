@@ -75,11 +75,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /health': { tag: 'health', access: 'open', summary: 'Liveness: the process serves.', ok: { status: 200, schema: z.object({ status: z.literal('ok') }) } },
   'GET /health/ready': {
     tag: 'health', access: 'open', summary: 'Readiness: Kafka, Postgres and ClickHouse answer (503 with the failing checks otherwise).',
-    ok: { status: 200, schema: null }, errors: [],
+    ok: { status: 200, ...R('HealthReady', api.HealthReady) }, errors: [],
   },
   'GET /health/deep': {
     tag: 'health', access: 'open', summary: 'Each dependency with latency; each projection\'s consumer lag per partition, live instances, last batch and commit; 503 if a projection has lag and no live instance.',
-    ok: { status: 200, schema: null },
+    ok: { status: 200, ...R('HealthDeep', api.HealthDeep) },
   },
   'GET /metrics': { tag: 'health', access: 'open', summary: 'Prometheus metrics (text exposition format).', ok: { status: 200, schema: null, contentType: 'text/plain' } },
   'GET /openapi.json': { tag: 'docs', access: 'open', summary: 'This OpenAPI 3.1 document.', ok: { status: 200, schema: null } },
@@ -116,11 +116,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   // ---- ingest
   'POST /api/runs': {
     tag: 'ingest', permission: 'ingest', appends: true, summary: 'Create a run (shards of one ciBuildId merge into one run).', body: api.RunCreateBody,
-    ok: { status: 201, schema: null }, errors: ['conflict'],
+    ok: { status: 201, ...R('RunCreated', api.RunCreated) }, errors: ['conflict'],
   },
   'PATCH /api/runs/:id': {
     tag: 'ingest', permission: 'ingest', appends: true, params: runId, body: api.RunPatchBody,
-    summary: 'Update a run\'s status and stats (omitted on finish: counted from its tests).', ok: { status: 200, schema: null },
+    summary: 'Update a run\'s status and stats (omitted on finish: counted from its tests).', ok: { status: 200, ...R('RunUpdated', api.RunUpdated) },
   },
   'DELETE /api/runs/:id': {
     tag: 'ingest', permission: 'manage', appends: true, params: runId,
@@ -129,11 +129,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/tests': {
     tag: 'ingest', permission: 'ingest', appends: true, summary: 'Report a test result (steps, error, attempts, annotations, tags, output).', body: api.TestCreateBody,
-    ok: { status: 201, schema: null },
+    ok: { status: 201, ...R('TestReported', api.TestReported) },
   },
   'POST /api/test-suites': {
     tag: 'ingest', permission: 'ingest', appends: true, summary: 'Upsert a suite by title and file path within a run.', body: api.SuiteCreateBody,
-    ok: { status: 201, schema: null },
+    ok: { status: 201, ...R('SuiteReported', api.SuiteReported) },
   },
   'POST /api/ingest/batch': {
     tag: 'ingest', permission: 'ingest', appends: true, bodyType: 'batch', body: z.array(BatchItem),
@@ -172,7 +172,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Server-Sent Events of a run: `test` (each result as projected), `counters`, `status`, `end`; `Last-Event-ID` resumes; `?token=` for EventSource.',
     ok: { status: 200, schema: null, contentType: 'text/event-stream' },
   },
-  'GET /api/tests': { tag: 'tests', permission: 'read', query: api.TestsQuery, summary: 'Test results of a run or project.', ok: { status: 200, schema: null } },
+  'GET /api/tests': { tag: 'tests', permission: 'read', query: api.TestsQuery, summary: 'Test results of a run or project.', ok: { status: 200, ...R('TestList', list(api.TestListItem)) } },
   'GET /api/tests/:id': { tag: 'tests', permission: 'read', params: testOrCase, summary: 'A test result.', ok: { status: 200, ...R('TestResult', api.TestResult) } },
   'GET /api/tests/:id/steps': {
     tag: 'tests', permission: 'read', params: testOrCase, summary: 'The steps of a test result in reading order, with depth.',
@@ -182,7 +182,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     tag: 'tests', permission: 'read', params: testOrCase, query: api.HistoryQuery, summary: 'Last executions of the test case (from ClickHouse); `:id` may be a test id or a test case id.',
     ok: { status: 200, ...R('History', list(api.HistoryItem).extend({ testCaseId: z.string() })) },
   },
-  'GET /api/test-suites': { tag: 'tests', permission: 'read', query: api.SuitesQuery, summary: 'The suite tree of a run.', ok: { status: 200, schema: null } },
+  'GET /api/test-suites': { tag: 'tests', permission: 'read', query: api.SuitesQuery, summary: 'The suite tree of a run.', ok: { status: 200, ...R('SuiteTree', api.SuiteTree) } },
 
   // ---- flakiness and quarantine
   'GET /api/flakiness': {
@@ -191,7 +191,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/flakiness': {
     tag: 'flakiness', permission: 'ingest', appends: true, body: fl.QuarantineBody, summary: 'Quarantine or release a test by hand (an event on the log).',
-    ok: { status: 200, schema: null },
+    ok: { status: 200, ...R('QuarantineChange', fl.QuarantineChange) },
   },
   'GET /api/quarantine': {
     tag: 'flakiness', permission: 'read', query: fl.QuarantineQuery, summary: 'The quarantined tests of a project.',
@@ -414,7 +414,8 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
         content: { 'application/json': { schema: { allOf: [{ $ref: '#/components/schemas/Error' }], properties: { error: { properties: { code: { enum: list } } } } } } },
       };
     }
-    if (key === 'GET /health/ready' || key === 'GET /health/deep') responses['503'] = { description: 'a dependency is down or a projection stalled', content: { 'application/json': { schema: { type: 'object' } } } };
+    // the health body, of the same shape as with 200
+    if (key === 'GET /health/ready' || key === 'GET /health/deep') responses['503'] = { description: 'a dependency is down or a projection stalled', content: { 'application/json': { schema: okSchema } } };
     op.responses = responses;
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = op;
   }
