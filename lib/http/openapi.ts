@@ -203,15 +203,15 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
 
   // ---- analytics
-  'GET /api/analytics/trends': { tag: 'analytics', permission: 'read', query: an.TrendsQuery, summary: 'A metric per day or week over a period.', ok: { status: 200, schema: null } },
-  'GET /api/analytics/leaderboards': { tag: 'analytics', permission: 'read', query: an.LeaderboardQuery, summary: 'Slowest, most failing or flakiest tests.', ok: { status: 200, schema: null } },
-  'GET /api/analytics/errors': { tag: 'analytics', permission: 'read', query: an.ErrorsQuery, summary: 'Error clusters by fingerprint.', ok: { status: 200, schema: null } },
+  'GET /api/analytics/trends': { tag: 'analytics', permission: 'read', query: an.TrendsQuery, summary: 'A metric per day or week over a period.', ok: { status: 200, ...R('TrendsResponse', an.TrendsResponse) } },
+  'GET /api/analytics/leaderboards': { tag: 'analytics', permission: 'read', query: an.LeaderboardQuery, summary: 'Slowest, most failing or flakiest tests.', ok: { status: 200, ...R('LeaderboardsResponse', an.LeaderboardsResponse) } },
+  'GET /api/analytics/errors': { tag: 'analytics', permission: 'read', query: an.ErrorsQuery, summary: 'Error clusters by fingerprint.', ok: { status: 200, ...R('ErrorClustersResponse', an.ErrorClustersResponse) } },
   'GET /api/runs/:id/compare/:baselineId': {
     tag: 'analytics', permission: 'read', params: { id: id('run'), baselineId: id('run') },
     summary: 'A run against a baseline: new failures, fixed, still failing, new and removed tests, newly flaky, duration changes and a regression verdict.',
-    ok: { status: 200, schema: null },
+    ok: { status: 200, ...R('RunComparison', an.RunComparison) },
   },
-  'GET /api/analytics/compare': { tag: 'analytics', permission: 'read', query: an.SideBySideQuery, summary: '2 to 10 runs side by side.', ok: { status: 200, schema: null } },
+  'GET /api/analytics/compare': { tag: 'analytics', permission: 'read', query: an.SideBySideQuery, summary: '2 to 10 runs side by side.', ok: { status: 200, ...R('SideBySideResponse', an.SideBySideResponse) } },
 
   // ---- projects, settings, keys
   'GET /api/projects': { tag: 'projects', permission: 'read', query: acc.ProjectsQuery, summary: 'A team\'s projects (a key: its own).', ok: { status: 200, ...R('ProjectList', list(api.Project)) } },
