@@ -97,7 +97,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/auth/accept-invitation': {
     tag: 'auth', access: 'open', summary: 'Join a team by invitation token, creating the account for the invited address; rate-limited per IP.',
-    body: acc.InvitationSignupBody, ok: { status: 201, schema: null }, errors: ['not_found', 'conflict', 'rate_limited'],
+    body: acc.InvitationSignupBody, ok: { status: 201, ...R('InvitationSignupResponse', acc.InvitationSignupResponse) }, errors: ['not_found', 'conflict', 'rate_limited'],
   },
   'GET /api/auth/me': { tag: 'auth', permission: 'user', summary: 'Who am I, with my teams and roles.', ok: { status: 200, ...R('Me', acc.Me) } },
   'GET /api/auth/users': {
@@ -244,10 +244,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'DELETE /api/api-keys/:id': { tag: 'keys', permission: 'manage_keys', params: { id: id('apiKey') }, summary: 'Delete an API key.', ok: { status: 200, ...R('Deleted', acc.Deleted) } },
 
   // ---- teams, members, invitations, audit
-  'GET /api/teams': { tag: 'teams', permission: 'any', summary: 'My teams with my role (a key: its team).', ok: { status: 200, schema: null } },
+  'GET /api/teams': { tag: 'teams', permission: 'any', summary: 'My teams with my role (a key: its team).', ok: { status: 200, ...R('TeamList', acc.TeamList) } },
   'POST /api/teams': { tag: 'teams', permission: 'user', body: api.TeamCreateBody, summary: 'Create a team (you become owner).', ok: { status: 201, ...R('Team', api.Team) } },
   'GET /api/teams/:id': { tag: 'teams', permission: 'read', params: { id: id('team') }, summary: 'A team, with my role.', ok: { status: 200, ...R('TeamWithRole', acc.TeamWithRole) } },
-  'PATCH /api/teams/:id': { tag: 'teams', permission: 'manage', params: { id: id('team') }, body: acc.TeamPatchBody, summary: 'Rename a team.', ok: { status: 200, schema: null } },
+  'PATCH /api/teams/:id': { tag: 'teams', permission: 'manage', params: { id: id('team') }, body: acc.TeamPatchBody, summary: 'Rename a team.', ok: { status: 200, ...R('TeamUpdated', acc.TeamUpdated) } },
   'DELETE /api/teams/:id': {
     tag: 'teams', permission: 'own', appends: true, params: { id: id('team') }, summary: 'Delete a team with all its projects.', ok: { status: 200, ...R('Deleted', acc.Deleted) },
   },
