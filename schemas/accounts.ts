@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { id, isoDate } from './common.ts';
-import { ApiKeyScope, Name, Pagination, Password, Project, Team, User } from './api.ts';
+import { ApiKeyScope, AuthResponse, Name, Pagination, Password, Project, Team, User } from './api.ts';
 
 // Accounts and access (issue 4): teams, members and invitations, projects,
 // project settings, API keys, users and the audit log. Paths, field names and
@@ -21,6 +21,10 @@ export const InvitableRole = z.enum(['admin', 'member', 'viewer']);
 export const TeamPatchBody = z.object({ name: Name });
 export const TeamWithRole = Team.extend({ role: TeamRole.nullable() });
 export const TeamQuery = z.object({ teamId: id('team') });
+// GET /api/teams: not paged (no limit, offset); role null for an API key.
+export const TeamList = z.object({ data: z.array(TeamWithRole), total: z.number().int() });
+// PATCH /api/teams/:id
+export const TeamUpdated = Team.extend({ updatedAt: isoDate });
 
 // ---- members and invitations
 export const MembersQuery = Pagination.extend({ teamId: id('team') });
@@ -40,6 +44,8 @@ export const InvitationAcceptBody = z.object({ token: InvitationToken });
 // For someone without an account yet: accepting creates it for the invited email.
 export const InvitationSignupBody = z.object({ token: InvitationToken, password: Password, name: PersonName.optional() });
 export const MemberPatchBody = z.object({ role: TeamRole });
+// POST /api/auth/accept-invitation: a session for the new account, and its membership.
+export const InvitationSignupResponse = AuthResponse.extend({ member: Member });
 
 // ---- projects
 export const ProjectsQuery = Pagination.extend({ teamId: id('team').optional() });

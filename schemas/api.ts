@@ -107,6 +107,23 @@ export const RunListItem = Run.pick({
   id: true, projectId: true, status: true, branch: true, commitSha: true, totalTests: true, passedTests: true,
   failedTests: true, skippedTests: true, flakyTests: true, passRate: true, duration: true, createdAt: true,
 });
+// POST /api/runs: the run as created, before any result (ingest/commands.ts createRun).
+export const RunCreated = Run.pick({
+  id: true, projectId: true, status: true, branch: true, commitSha: true, commitMessage: true, commitAuthor: true, ciProvider: true,
+  ciBuildId: true, ciBuildUrl: true, playwrightVersion: true, workers: true, shardCurrent: true, shardTotal: true, browser: true,
+  os: true, viewport: true, hostname: true, runTitle: true, tags: true, createdAt: true, updatedAt: true,
+}).extend({ grepPatterns: z.array(z.string()) });
+// PATCH /api/runs/:id (ingest/commands.ts updateRun): what was reported, null
+// where not given; a finish without stats answers the counts of the run's
+// tests. `shard`: a shard of a merged run reported (status is then the run's:
+// running until every shard finished).
+const nullableCount = z.number().int().nullable();
+export const RunUpdated = z.object({
+  id: z.string(), status: RunStatus.nullable(),
+  totalTests: nullableCount, passedTests: nullableCount, failedTests: nullableCount, skippedTests: nullableCount, flakyTests: nullableCount,
+  duration: nullableCount, updatedAt: isoDate,
+  shard: z.object({ current: z.number().int(), total: z.number().int(), status: RunStatus, finished: z.number().int() }).optional(),
+});
 export const RunsQuery = Pagination.extend({
   projectId: id('project').optional(),
   status: RunStatus.optional(),
@@ -148,6 +165,16 @@ export const TestResult = z.object({
   attempts: z.array(Attempt), stdout: z.string(), stderr: z.string(), createdAt: isoDate,
   artifacts: z.array(Artifact),
 });
+// POST /api/tests: the result as reported (status `flaky` when it passed after a failed attempt).
+export const TestReported = z.object({
+  id: z.string(), runId: z.string(), projectId: z.string(), testCaseId: z.string(), title: z.string(), fullTitle: z.string(),
+  status: TestStatus, duration: z.number().int(), isFlaky: z.boolean(), createdAt: isoDate,
+});
+// GET /api/tests (query-api/pg/tests.ts testListView)
+export const TestListItem = z.object({
+  id: z.string(), runId: z.string(), testCaseId: z.string(), title: z.string(), fullTitle: z.string(), filePath: z.string(),
+  variant: z.string(), status: TestStatus, duration: z.number().int(), isFlaky: z.boolean(), error: TestError.nullable(), createdAt: isoDate,
+});
 export const TestsQuery = Pagination.extend({
   projectId: id('project').optional(),
   runId: id('run').optional(),
@@ -181,3 +208,36 @@ export const SuitesQuery = z.object({ runId: id('run'), projectId: id('project')
 export type SuiteNode = {
   id: string; title: string; filePath: string | null; parentSuiteId: string | null; children: SuiteNode[];
 };
+// POST /api/test-suites (the suite id is derived from run, file path and title: the same pair is the same suite)
+export const SuiteReported = z.object({
+  id: z.string(), runId: z.string(), projectId: z.string(), title: z.string(), filePath: z.string().nullable(),
+  parentSuiteId: z.string().nullable(), createdAt: isoDate,
+});
+// GET /api/test-suites: the tree (query-api/pg/suites.ts suiteTree); a suite whose parent is unknown is a root.
+// Recursive: its `id` names it in the OpenAPI document's components.
+export const SuiteNode: z.ZodType<SuiteNode> = z.object({
+  id: z.string(), title: z.string(), filePath: z.string().nullable(), parentSuiteId: z.string().nullable(),
+  get children(): z.ZodArray<z.ZodType<SuiteNode>> {
+    return z.array(SuiteNode);
+  },
+}).meta({ id: 'SuiteNode' });
+export const SuiteTree = z.object({ data: z.array(SuiteNode) });
+
+// ---- health (query-api/routes/health.ts, projections/health.ts): the same
+// shape with 200 and with 503.
+const HealthCheck = z.object({
+  name: z.enum(['postgres', 'clickhouse', 'kafka']), status: z.enum(['ok', 'down']), latencyMs: z.number().int(), error: z.string().optional(),
+});
+export const HealthReady = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.array(HealthCheck) });
+const ConsumerHealth = z.object({
+  projection: z.string(), groupId: z.string(),
+  // stalled: messages are waiting and no instance showed a sign of life within the bound
+  status: z.enum(['ok', 'stalled']), alive: z.boolean(), lag: z.number().int(),
+  partitions: z.array(z.object({ partition: z.number().int(), end: z.number().int(), committed: z.number().int().nullable(), lag: z.number().int() })),
+  liveInstances: z.number().int(), lastHeartbeatAt: isoDate.nullable(), lastBatchAt: isoDate.nullable(), lastCommitAt: isoDate.nullable(),
+});
+export const HealthDeep = z.object({
+  status: z.enum(['ok', 'unhealthy']), checks: z.array(HealthCheck),
+  // empty when a dependency is down; consumersError when they could not be read
+  consumers: z.array(ConsumerHealth), consumersError: z.string().optional(),
+});

@@ -74,9 +74,11 @@ export const FlakinessResponse = z.object({
   window: z.object({ from: isoDate, days: z.number().int(), halfLifeDays: z.number() }),
 });
 
+// POST /api/flakiness: the change as appended to the log (testId as given;
+// mode is always manual here; changedAt and updatedAt are the same instant).
 export const QuarantineChange = z.object({
   testId: z.string(), testCaseId: z.string(), isQuarantined: z.boolean(), reason: z.string(), mode: z.enum(['manual', 'automatic']),
-  owner: z.string().nullable(), expiresAt: isoDate.nullable(), updatedAt: isoDate,
+  owner: z.string().nullable(), expiresAt: isoDate.nullable(), changedAt: isoDate, updatedAt: isoDate,
 });
 
 export const QuarantineEntry = z.object({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { id } from './common.ts';
+import { id, isoDate } from './common.ts';
 import { Pagination } from './api.ts';
 import cron from 'node-cron';
 
@@ -46,7 +46,32 @@ export const WebhookPatchBody = z.object({
 }).strict().refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 
 export const WebhooksQuery = Pagination.extend({ projectId: id('project').optional() });
-export const DeliveriesQuery = Pagination.extend({ status: z.enum(['pending', 'delivered', 'failed', 'disabled']).optional() });
+// pending → delivered | failed (attempts exhausted) | disabled (410 or hook deactivated)
+export const DeliveryStatus = z.enum(['pending', 'delivered', 'failed', 'disabled']);
+export const DeliveriesQuery = Pagination.extend({ status: DeliveryStatus.optional() });
+
+// ---- webhook responses (query-api/pg/webhooks.ts: webhookView, deliveryView)
+// Header values are masked (`****`) except in the creation response; the
+// secret is in the creation response only.
+export const Webhook = z.object({
+  id: z.string(), projectId: z.string(), url: z.string(), events: z.array(WebhookEvent), headers: z.record(z.string(), z.string()),
+  isActive: z.boolean(), thresholds: Thresholds.nullable(),
+  // why the dispatcher turned the hook off (a 410 from the receiver); cleared when it is turned back on
+  disabledReason: z.string().nullable(),
+  createdAt: isoDate, updatedAt: isoDate,
+});
+export const WebhookCreated = Webhook.extend({ secret: z.string() });
+export const WebhookDelivery = z.object({
+  id: z.string(), webhookId: z.string(), eventId: z.string(),
+  // the subscribed events, plus `webhook.test` (POST /api/webhooks/:id/test)
+  event: z.enum([...WEBHOOK_EVENTS, 'webhook.test']),
+  status: DeliveryStatus, attempts: z.number().int(),
+  // of the last attempt
+  statusCode: z.number().int().nullable(), error: z.string().nullable(), durationMs: z.number().int().nullable(),
+  // set while pending
+  nextAttemptAt: isoDate.nullable(),
+  responseExcerpt: z.string().nullable(), createdAt: isoDate, deliveredAt: isoDate.nullable(),
+});
 
 // ---- live runs (GET /api/runs/:id?wait=true, GET /api/runs/:id/stream)
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -90,3 +115,15 @@ export const SchedulePatchBody = z.object({
   timezone: TimeZone.optional(),
 }).strict().refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 export const SchedulesQuery = Pagination.extend({ projectId: id('project').optional() });
+
+// ---- schedule responses (query-api/pg/schedules.ts: scheduleView)
+export const Schedule = z.object({
+  id: z.string(), projectId: z.string(), name: z.string(), cron: z.string(), timezone: z.string(), isActive: z.boolean(),
+  // null while paused
+  nextRunAt: isoDate.nullable(), lastRunAt: isoDate.nullable(), createdAt: isoDate, updatedAt: isoDate,
+});
+// POST /api/schedules/:id/trigger: the digest's event id, how many deliveries
+// were queued (one per active hook that wants digest.ready), and its period.
+export const ScheduleTriggered = z.object({
+  eventId: z.string(), deliveries: z.number().int(), period: z.object({ from: isoDate, to: isoDate }),
+});

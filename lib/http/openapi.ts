@@ -48,38 +48,38 @@ const scheduleId = { id: id('schedule') };
 
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
   // ---- webhooks and schedules (docs/webhooks.md)
-  'GET /api/webhooks': { tag: 'webhooks', permission: 'read', query: wh.WebhooksQuery, summary: 'The webhooks of a project (secrets and header values masked).', ok: { status: 200, schema: null } },
+  'GET /api/webhooks': { tag: 'webhooks', permission: 'read', query: wh.WebhooksQuery, summary: 'The webhooks of a project (secrets and header values masked).', ok: { status: 200, ...R('WebhookList', list(wh.Webhook)) } },
   'POST /api/webhooks': {
     tag: 'webhooks', permission: 'manage', body: wh.WebhookCreateBody,
     summary: 'Create a webhook; the `whsec_…` secret (generated when not given) is in this answer only. Private or non-https targets are refused (400) unless the server allows them.',
-    ok: { status: 201, schema: null },
+    ok: { status: 201, ...R('WebhookCreated', wh.WebhookCreated) },
   },
-  'GET /api/webhooks/:id': { tag: 'webhooks', permission: 'read', params: webhookId, summary: 'A webhook (secret masked).', ok: { status: 200, schema: null } },
-  'PATCH /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, body: wh.WebhookPatchBody, summary: 'Change a webhook (url, events, headers, secret, isActive, thresholds).', ok: { status: 200, schema: null } },
-  'DELETE /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Delete a webhook and its pending deliveries.', ok: { status: 200, schema: null } },
+  'GET /api/webhooks/:id': { tag: 'webhooks', permission: 'read', params: webhookId, summary: 'A webhook (secret masked).', ok: { status: 200, ...R('Webhook', wh.Webhook) } },
+  'PATCH /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, body: wh.WebhookPatchBody, summary: 'Change a webhook (url, events, headers, secret, isActive, thresholds).', ok: { status: 200, ...R('Webhook', wh.Webhook) } },
+  'DELETE /api/webhooks/:id': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Delete a webhook and its pending deliveries.', ok: { status: 200, ...R('Deleted', acc.Deleted) } },
   'GET /api/webhooks/:id/deliveries': {
     tag: 'webhooks', permission: 'read', params: webhookId, query: wh.DeliveriesQuery,
-    summary: 'Recent deliveries: event, status code, attempts, next attempt, duration, response excerpt.', ok: { status: 200, schema: null },
+    summary: 'Recent deliveries: event, status code, attempts, next attempt, duration, response excerpt.', ok: { status: 200, ...R('DeliveryList', list(wh.WebhookDelivery)) },
   },
-  'POST /api/webhooks/:id/test': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Send a signed test delivery now (event `webhook.test`) and answer with its outcome.', ok: { status: 200, schema: null } },
-  'GET /api/schedules': { tag: 'schedules', permission: 'read', query: wh.SchedulesQuery, summary: 'The digest schedules of a project.', ok: { status: 200, schema: null } },
-  'POST /api/schedules': { tag: 'schedules', permission: 'manage', body: wh.ScheduleCreateBody, summary: 'Create a digest schedule (cron expression and time zone); each due time sends `digest.ready` to the project\'s webhooks.', ok: { status: 201, schema: null } },
-  'GET /api/schedules/:id': { tag: 'schedules', permission: 'read', params: scheduleId, summary: 'A schedule with its next due time.', ok: { status: 200, schema: null } },
-  'PATCH /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, body: wh.SchedulePatchBody, summary: 'Change a schedule.', ok: { status: 200, schema: null } },
-  'DELETE /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Delete a schedule.', ok: { status: 200, schema: null } },
-  'POST /api/schedules/:id/pause': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Pause a schedule.', ok: { status: 200, schema: null } },
-  'POST /api/schedules/:id/resume': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Resume a schedule (its next due time from now).', ok: { status: 200, schema: null } },
-  'POST /api/schedules/:id/trigger': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Send a digest now, outside the schedule.', ok: { status: 202, schema: null } },
+  'POST /api/webhooks/:id/test': { tag: 'webhooks', permission: 'manage', params: webhookId, summary: 'Send a signed test delivery now (event `webhook.test`) and answer with its outcome.', ok: { status: 200, ...R('WebhookDelivery', wh.WebhookDelivery) } },
+  'GET /api/schedules': { tag: 'schedules', permission: 'read', query: wh.SchedulesQuery, summary: 'The digest schedules of a project.', ok: { status: 200, ...R('ScheduleList', list(wh.Schedule)) } },
+  'POST /api/schedules': { tag: 'schedules', permission: 'manage', body: wh.ScheduleCreateBody, summary: 'Create a digest schedule (cron expression and time zone); each due time sends `digest.ready` to the project\'s webhooks.', ok: { status: 201, ...R('Schedule', wh.Schedule) } },
+  'GET /api/schedules/:id': { tag: 'schedules', permission: 'read', params: scheduleId, summary: 'A schedule with its next due time.', ok: { status: 200, ...R('Schedule', wh.Schedule) } },
+  'PATCH /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, body: wh.SchedulePatchBody, summary: 'Change a schedule.', ok: { status: 200, ...R('Schedule', wh.Schedule) } },
+  'DELETE /api/schedules/:id': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Delete a schedule.', ok: { status: 200, ...R('Deleted', acc.Deleted) } },
+  'POST /api/schedules/:id/pause': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Pause a schedule.', ok: { status: 200, ...R('Schedule', wh.Schedule) } },
+  'POST /api/schedules/:id/resume': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Resume a schedule (its next due time from now).', ok: { status: 200, ...R('Schedule', wh.Schedule) } },
+  'POST /api/schedules/:id/trigger': { tag: 'schedules', permission: 'manage', params: scheduleId, summary: 'Send a digest now, outside the schedule.', ok: { status: 202, ...R('ScheduleTriggered', wh.ScheduleTriggered) } },
 
   // ---- health and metrics
   'GET /health': { tag: 'health', access: 'open', summary: 'Liveness: the process serves.', ok: { status: 200, schema: z.object({ status: z.literal('ok') }) } },
   'GET /health/ready': {
     tag: 'health', access: 'open', summary: 'Readiness: Kafka, Postgres and ClickHouse answer (503 with the failing checks otherwise).',
-    ok: { status: 200, schema: null }, errors: [],
+    ok: { status: 200, ...R('HealthReady', api.HealthReady) }, errors: [],
   },
   'GET /health/deep': {
     tag: 'health', access: 'open', summary: 'Each dependency with latency; each projection\'s consumer lag per partition, live instances, last batch and commit; 503 if a projection has lag and no live instance.',
-    ok: { status: 200, schema: null },
+    ok: { status: 200, ...R('HealthDeep', api.HealthDeep) },
   },
   'GET /metrics': { tag: 'health', access: 'open', summary: 'Prometheus metrics (text exposition format).', ok: { status: 200, schema: null, contentType: 'text/plain' } },
   'GET /openapi.json': { tag: 'docs', access: 'open', summary: 'This OpenAPI 3.1 document.', ok: { status: 200, schema: null } },
@@ -97,7 +97,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/auth/accept-invitation': {
     tag: 'auth', access: 'open', summary: 'Join a team by invitation token, creating the account for the invited address; rate-limited per IP.',
-    body: acc.InvitationSignupBody, ok: { status: 201, schema: null }, errors: ['not_found', 'conflict', 'rate_limited'],
+    body: acc.InvitationSignupBody, ok: { status: 201, ...R('InvitationSignupResponse', acc.InvitationSignupResponse) }, errors: ['not_found', 'conflict', 'rate_limited'],
   },
   'GET /api/auth/me': { tag: 'auth', permission: 'user', summary: 'Who am I, with my teams and roles.', ok: { status: 200, ...R('Me', acc.Me) } },
   'GET /api/auth/users': {
@@ -116,11 +116,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   // ---- ingest
   'POST /api/runs': {
     tag: 'ingest', permission: 'ingest', appends: true, summary: 'Create a run (shards of one ciBuildId merge into one run).', body: api.RunCreateBody,
-    ok: { status: 201, schema: null }, errors: ['conflict'],
+    ok: { status: 201, ...R('RunCreated', api.RunCreated) }, errors: ['conflict'],
   },
   'PATCH /api/runs/:id': {
     tag: 'ingest', permission: 'ingest', appends: true, params: runId, body: api.RunPatchBody,
-    summary: 'Update a run\'s status and stats (omitted on finish: counted from its tests).', ok: { status: 200, schema: null },
+    summary: 'Update a run\'s status and stats (omitted on finish: counted from its tests).', ok: { status: 200, ...R('RunUpdated', api.RunUpdated) },
   },
   'DELETE /api/runs/:id': {
     tag: 'ingest', permission: 'manage', appends: true, params: runId,
@@ -129,11 +129,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/tests': {
     tag: 'ingest', permission: 'ingest', appends: true, summary: 'Report a test result (steps, error, attempts, annotations, tags, output).', body: api.TestCreateBody,
-    ok: { status: 201, schema: null },
+    ok: { status: 201, ...R('TestReported', api.TestReported) },
   },
   'POST /api/test-suites': {
     tag: 'ingest', permission: 'ingest', appends: true, summary: 'Upsert a suite by title and file path within a run.', body: api.SuiteCreateBody,
-    ok: { status: 201, schema: null },
+    ok: { status: 201, ...R('SuiteReported', api.SuiteReported) },
   },
   'POST /api/ingest/batch': {
     tag: 'ingest', permission: 'ingest', appends: true, bodyType: 'batch', body: z.array(BatchItem),
@@ -172,7 +172,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Server-Sent Events of a run: `test` (each result as projected), `counters`, `status`, `end`; `Last-Event-ID` resumes; `?token=` for EventSource.',
     ok: { status: 200, schema: null, contentType: 'text/event-stream' },
   },
-  'GET /api/tests': { tag: 'tests', permission: 'read', query: api.TestsQuery, summary: 'Test results of a run or project.', ok: { status: 200, schema: null } },
+  'GET /api/tests': { tag: 'tests', permission: 'read', query: api.TestsQuery, summary: 'Test results of a run or project.', ok: { status: 200, ...R('TestList', list(api.TestListItem)) } },
   'GET /api/tests/:id': { tag: 'tests', permission: 'read', params: testOrCase, summary: 'A test result.', ok: { status: 200, ...R('TestResult', api.TestResult) } },
   'GET /api/tests/:id/steps': {
     tag: 'tests', permission: 'read', params: testOrCase, summary: 'The steps of a test result in reading order, with depth.',
@@ -182,7 +182,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     tag: 'tests', permission: 'read', params: testOrCase, query: api.HistoryQuery, summary: 'Last executions of the test case (from ClickHouse); `:id` may be a test id or a test case id.',
     ok: { status: 200, ...R('History', list(api.HistoryItem).extend({ testCaseId: z.string() })) },
   },
-  'GET /api/test-suites': { tag: 'tests', permission: 'read', query: api.SuitesQuery, summary: 'The suite tree of a run.', ok: { status: 200, schema: null } },
+  'GET /api/test-suites': { tag: 'tests', permission: 'read', query: api.SuitesQuery, summary: 'The suite tree of a run.', ok: { status: 200, ...R('SuiteTree', api.SuiteTree) } },
 
   // ---- flakiness and quarantine
   'GET /api/flakiness': {
@@ -191,7 +191,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/flakiness': {
     tag: 'flakiness', permission: 'ingest', appends: true, body: fl.QuarantineBody, summary: 'Quarantine or release a test by hand (an event on the log).',
-    ok: { status: 200, schema: null },
+    ok: { status: 200, ...R('QuarantineChange', fl.QuarantineChange) },
   },
   'GET /api/quarantine': {
     tag: 'flakiness', permission: 'read', query: fl.QuarantineQuery, summary: 'The quarantined tests of a project.',
@@ -203,15 +203,15 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
 
   // ---- analytics
-  'GET /api/analytics/trends': { tag: 'analytics', permission: 'read', query: an.TrendsQuery, summary: 'A metric per day or week over a period.', ok: { status: 200, schema: null } },
-  'GET /api/analytics/leaderboards': { tag: 'analytics', permission: 'read', query: an.LeaderboardQuery, summary: 'Slowest, most failing or flakiest tests.', ok: { status: 200, schema: null } },
-  'GET /api/analytics/errors': { tag: 'analytics', permission: 'read', query: an.ErrorsQuery, summary: 'Error clusters by fingerprint.', ok: { status: 200, schema: null } },
+  'GET /api/analytics/trends': { tag: 'analytics', permission: 'read', query: an.TrendsQuery, summary: 'A metric per day or week over a period.', ok: { status: 200, ...R('TrendsResponse', an.TrendsResponse) } },
+  'GET /api/analytics/leaderboards': { tag: 'analytics', permission: 'read', query: an.LeaderboardQuery, summary: 'Slowest, most failing or flakiest tests.', ok: { status: 200, ...R('LeaderboardsResponse', an.LeaderboardsResponse) } },
+  'GET /api/analytics/errors': { tag: 'analytics', permission: 'read', query: an.ErrorsQuery, summary: 'Error clusters by fingerprint.', ok: { status: 200, ...R('ErrorClustersResponse', an.ErrorClustersResponse) } },
   'GET /api/runs/:id/compare/:baselineId': {
     tag: 'analytics', permission: 'read', params: { id: id('run'), baselineId: id('run') },
     summary: 'A run against a baseline: new failures, fixed, still failing, new and removed tests, newly flaky, duration changes and a regression verdict.',
-    ok: { status: 200, schema: null },
+    ok: { status: 200, ...R('RunComparison', an.RunComparison) },
   },
-  'GET /api/analytics/compare': { tag: 'analytics', permission: 'read', query: an.SideBySideQuery, summary: '2 to 10 runs side by side.', ok: { status: 200, schema: null } },
+  'GET /api/analytics/compare': { tag: 'analytics', permission: 'read', query: an.SideBySideQuery, summary: '2 to 10 runs side by side.', ok: { status: 200, ...R('SideBySideResponse', an.SideBySideResponse) } },
 
   // ---- projects, settings, keys
   'GET /api/projects': { tag: 'projects', permission: 'read', query: acc.ProjectsQuery, summary: 'A team\'s projects (a key: its own).', ok: { status: 200, ...R('ProjectList', list(api.Project)) } },
@@ -244,10 +244,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'DELETE /api/api-keys/:id': { tag: 'keys', permission: 'manage_keys', params: { id: id('apiKey') }, summary: 'Delete an API key.', ok: { status: 200, ...R('Deleted', acc.Deleted) } },
 
   // ---- teams, members, invitations, audit
-  'GET /api/teams': { tag: 'teams', permission: 'any', summary: 'My teams with my role (a key: its team).', ok: { status: 200, schema: null } },
+  'GET /api/teams': { tag: 'teams', permission: 'any', summary: 'My teams with my role (a key: its team).', ok: { status: 200, ...R('TeamList', acc.TeamList) } },
   'POST /api/teams': { tag: 'teams', permission: 'user', body: api.TeamCreateBody, summary: 'Create a team (you become owner).', ok: { status: 201, ...R('Team', api.Team) } },
   'GET /api/teams/:id': { tag: 'teams', permission: 'read', params: { id: id('team') }, summary: 'A team, with my role.', ok: { status: 200, ...R('TeamWithRole', acc.TeamWithRole) } },
-  'PATCH /api/teams/:id': { tag: 'teams', permission: 'manage', params: { id: id('team') }, body: acc.TeamPatchBody, summary: 'Rename a team.', ok: { status: 200, schema: null } },
+  'PATCH /api/teams/:id': { tag: 'teams', permission: 'manage', params: { id: id('team') }, body: acc.TeamPatchBody, summary: 'Rename a team.', ok: { status: 200, ...R('TeamUpdated', acc.TeamUpdated) } },
   'DELETE /api/teams/:id': {
     tag: 'teams', permission: 'own', appends: true, params: { id: id('team') }, summary: 'Delete a team with all its projects.', ok: { status: 200, ...R('Deleted', acc.Deleted) },
   },
@@ -320,9 +320,23 @@ export function errorCodesOf(doc: RouteDoc, method: string): Map<number, ErrorCo
 const openApiPath = (koaPath: string) => koaPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 const pathParams = (koaPath: string) => [...koaPath.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
-  return rest;
+// A recursive schema (the suite tree) comes with `$defs` and `#/$defs/…` refs,
+// which in the document would resolve against its root: they go to `defs`
+// (components.schemas) under their `.meta({ id })`, and the refs point there.
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output', defs?: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _drop, $defs, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+  if (!$defs) return rest;
+  if (!defs) throw new Error('a schema with $defs where the document has no components for them');
+  const rewrite = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(rewrite);
+    if (!v || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === '$ref' && typeof x === 'string' && x.startsWith('#/$defs/') ? `#/components/schemas/${x.slice(8)}` : rewrite(x)]));
+  };
+  for (const [name, def] of Object.entries($defs as Record<string, unknown>)) {
+    if (name.startsWith('__')) throw new Error(`a recursive schema needs .meta({ id }) to be named in the document (${name})`);
+    defs[name] ??= rewrite(def);
+  }
+  return rewrite(rest) as Record<string, unknown>;
 }
 
 // The document for the routes an app serves. Routes without a ROUTE_DOCS entry
@@ -330,7 +344,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
 export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; serverUrl?: string } = {}): { document: OpenApiDocument; undocumented: string[] } {
   const schemas: Record<string, unknown> = {};
   const named = (name: string, schema: z.ZodType, io: 'input' | 'output') => {
-    schemas[name] ??= jsonSchema(schema, io);
+    schemas[name] ??= jsonSchema(schema, io, schemas);
     return { $ref: `#/components/schemas/${name}` };
   };
   const codes = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -387,7 +401,7 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
           : { 'application/json': { schema: named(bodyName, doc.body, 'input') } };
       op.requestBody = { required: true, content };
     }
-    const okSchema = doc.ok.schema ? (doc.ok.name ? named(doc.ok.name, doc.ok.schema, 'output') : jsonSchema(doc.ok.schema, 'output')) : { type: 'object' };
+    const okSchema = doc.ok.schema ? (doc.ok.name ? named(doc.ok.name, doc.ok.schema, 'output') : jsonSchema(doc.ok.schema, 'output', schemas)) : { type: 'object' };
     const responses: Record<string, unknown> = {
       [String(doc.ok.status)]: {
         description: doc.ok.status === 201 ? 'created' : 'ok',
@@ -400,7 +414,8 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
         content: { 'application/json': { schema: { allOf: [{ $ref: '#/components/schemas/Error' }], properties: { error: { properties: { code: { enum: list } } } } } } },
       };
     }
-    if (key === 'GET /health/ready' || key === 'GET /health/deep') responses['503'] = { description: 'a dependency is down or a projection stalled', content: { 'application/json': { schema: { type: 'object' } } } };
+    // the health body, of the same shape as with 200
+    if (key === 'GET /health/ready' || key === 'GET /health/deep') responses['503'] = { description: 'a dependency is down or a projection stalled', content: { 'application/json': { schema: okSchema } } };
     op.responses = responses;
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = op;
   }
