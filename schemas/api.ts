@@ -162,7 +162,7 @@ export const TestResult = z.object({
   title: z.string(), fullTitle: z.string(), filePath: z.string(), lineNumber: z.number().nullable(),
   variant: z.string(), status: TestStatus, duration: z.number(), retries: z.number(), attempt: z.number(),
   isFlaky: z.boolean(), tags: z.array(z.string()), annotations: z.array(Annotation), error: TestError.nullable(),
-  attempts: z.array(Attempt), stdout: z.string(), stderr: z.string(), createdAt: isoDate,
+  attempts: z.array(Attempt), stdout: z.string(), stderr: z.string(), startedAt: isoDate, createdAt: isoDate,
   artifacts: z.array(Artifact),
 });
 // POST /api/tests: the result as reported (status `flaky` when it passed after a failed attempt).

@@ -21,7 +21,7 @@ import * as wh from '../../schemas/webhooks.ts';
 const PROVEN = [
   'GET /health/ready', 'GET /health/deep',
   'POST /api/runs', 'PATCH /api/runs/:id', 'POST /api/tests', 'POST /api/test-suites',
-  'GET /api/tests', 'GET /api/test-suites', 'POST /api/flakiness',
+  'GET /api/tests', 'GET /api/tests/:id', 'GET /api/test-suites', 'POST /api/flakiness',
   'GET /api/analytics/trends', 'GET /api/analytics/leaderboards', 'GET /api/analytics/errors',
   'GET /api/runs/:id/compare/:baselineId', 'GET /api/analytics/compare',
   'GET /api/webhooks', 'POST /api/webhooks', 'GET /api/webhooks/:id', 'PATCH /api/webhooks/:id', 'DELETE /api/webhooks/:id',
@@ -189,6 +189,7 @@ describe('documented responses', () => {
     const tests = conforms('GET /api/tests', await api.get(`/api/tests?runId=${last}&limit=100`));
     filled('tests', tests.data);
     expect(tests.data.some((x: { error: unknown }) => x.error !== null)).toBe(true);
+    conforms('GET /api/tests/:id', await api.get(`/api/tests/${tests.data[0].id}`));
     const tree = conforms('GET /api/test-suites', await api.get(`/api/test-suites?runId=${last}`));
     filled('suite children', tree.data[0]?.children);
     const q = conforms('POST /api/flakiness', await api.post('/api/flakiness', {
