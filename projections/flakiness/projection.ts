@@ -6,7 +6,7 @@ import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
 import { clickhousePosition } from '../../query-api/ch/flakiness.ts';
 import { flakinessScores } from '../../query-api/pg/flakiness-scores.ts';
-import { readProjectSettings } from '../../query-api/pg/project-settings-read.ts';
+import { readAllFlakinessParams, readProjectSettings } from '../../query-api/pg/project-settings-read.ts';
 import { sameParams, scoreProject } from '../../query-api/flakiness/service.ts';
 import { SCORING_VERSION, dayOf } from '../../query-api/flakiness/score.ts';
 
@@ -92,14 +92,14 @@ export class FlakinessProjection implements Projection {
     if (this.sweeping) return this.sweeping;
     this.sweeping = (async () => {
       const today = dayOf(Math.floor(this.now().getTime() / 1000));
-      const { projects, orphaned } = await flakinessScores.due(this.pool, today, SCORING_VERSION);
-      if (orphaned.length) await flakinessScores.remove(this.pool, orphaned);
-      for (const p of projects) {
-        const { flakiness } = await readProjectSettings(this.pool, p.projectId);
-        if (p.params && sameParams(p.params, flakiness)) continue;
+      const stored = await flakinessScores.current(this.pool, today, SCORING_VERSION);
+      if (stored.orphaned.length) await flakinessScores.remove(this.pool, stored.orphaned);
+      for (const [projectId, params] of await readAllFlakinessParams(this.pool)) {
+        const scoredWith = stored.params.get(projectId);
+        if (scoredWith && sameParams(scoredWith, params)) continue;
         // One project at a time, so a batch waits for one scoring at most.
         await this.oneAtATime(async () => {
-          const s = await this.score(p.projectId);
+          const s = await this.score(projectId);
           await withTransaction(this.pool, (tx) => s.save(tx));
         });
       }

@@ -78,19 +78,15 @@ export const flakinessScores = {
     await db.query('DELETE FROM flakiness_snapshots WHERE project_id = ANY($1)', [projectIds]);
   },
 
-  // Every project with the parameters its scores were computed with, or null
-  // when it has none as of `today` and of this scoring version; and the
-  // projects that are gone but still have scores.
-  async due(db: Queryable, today: number, version: string): Promise<{ projects: Array<{ projectId: string; params: FlakinessParams | null }>; orphaned: string[] }> {
-    const projects = (await db.query(
-      `SELECT p.id, s.params, s.as_of_day, s.scoring_version FROM projects p LEFT JOIN flakiness_snapshots s ON s.project_id = p.id ORDER BY p.id`,
-    )).rows as Array<{ id: string; params: FlakinessParams | null; as_of_day: number | null; scoring_version: string | null }>;
+  // The parameters each project's scores were computed with, when they are as
+  // of `today` and of this scoring version; and the projects gone but still scored.
+  async current(db: Queryable, today: number, version: string): Promise<{ params: Map<string, FlakinessParams>; orphaned: string[] }> {
+    const rows = (await db.query(
+      'SELECT project_id, params FROM flakiness_snapshots WHERE as_of_day = $1 AND scoring_version = $2', [today, version],
+    )).rows as Array<{ project_id: string; params: FlakinessParams }>;
     const orphaned = (await db.query(
       'SELECT s.project_id FROM flakiness_snapshots s LEFT JOIN projects p ON p.id = s.project_id WHERE p.id IS NULL',
     )).rows.map((r) => r.project_id as string);
-    return {
-      projects: projects.map((r) => ({ projectId: r.id, params: r.as_of_day === today && r.scoring_version === version ? r.params : null })),
-      orphaned,
-    };
+    return { params: new Map(rows.map((r) => [r.project_id, r.params])), orphaned };
   },
 };

@@ -26,11 +26,26 @@ const FlakinessKnobs = z.object({
   releaseAfterStableRuns: knob(z.number().int().min(1).max(1000), DEFAULT_RELEASE_AFTER_STABLE_RUNS),
 }).catch({} as never);
 
+type SettingsRow = { flakiness_threshold: number; auto_quarantine_enabled: boolean; settings: Record<string, unknown> };
+
 export async function readProjectSettings(db: Queryable, projectId: string): Promise<ProjectSettings> {
   const row = (await db.query(
     'SELECT flakiness_threshold, auto_quarantine_enabled, settings FROM project_settings WHERE project_id = $1',
     [projectId],
-  )).rows[0] as { flakiness_threshold: number; auto_quarantine_enabled: boolean; settings: Record<string, unknown> } | undefined;
+  )).rows[0] as SettingsRow | undefined;
+  return settingsOf(row);
+}
+
+// Every project's flakiness parameters, in one query (the flakiness projection's sweep).
+export async function readAllFlakinessParams(db: Queryable): Promise<Map<string, FlakinessParams>> {
+  const rows = (await db.query(
+    `SELECT p.id, s.flakiness_threshold, s.auto_quarantine_enabled, s.settings FROM projects p
+     LEFT JOIN project_settings s ON s.project_id = p.id ORDER BY p.id`,
+  )).rows as Array<{ id: string } & Partial<SettingsRow>>;
+  return new Map(rows.map((r) => [r.id, settingsOf(r.settings ? (r as SettingsRow) : undefined).flakiness]));
+}
+
+function settingsOf(row: SettingsRow | undefined): ProjectSettings {
   const raw = row?.settings?.flakiness;
   const knobs = FlakinessKnobs.parse(raw && typeof raw === 'object' ? raw : {});
   const { releaseAfterStableRuns, ...params } = { ...FlakinessKnobs.parse({}), ...knobs };
