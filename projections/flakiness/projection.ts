@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { EventType } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
+import { PeriodicSweep } from '../periodic-sweep.ts';
 import { clickhousePosition } from '../../query-api/ch/flakiness.ts';
 import { flakinessScores } from '../../query-api/pg/flakiness-scores.ts';
 import { readAllFlakinessParams, readProjectSettings } from '../../query-api/pg/project-settings-read.ts';
@@ -35,8 +36,7 @@ type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; now?: () => D
 // scoring version, or that has none yet. Readers meanwhile score live.
 export class FlakinessProjection implements Projection {
   readonly name = FLAKINESS_PROJECTION;
-  private timer: NodeJS.Timeout | null = null;
-  private sweeping: Promise<void> | null = null;
+  private readonly sweeper: PeriodicSweep;
   private turn: Promise<unknown> = Promise.resolve();
   private readonly now: () => Date;
 
@@ -47,17 +47,15 @@ export class FlakinessProjection implements Projection {
     private opts: Options = {},
   ) {
     this.now = opts.now ?? (() => new Date());
+    this.sweeper = new PeriodicSweep(() => this.rescoreOutdated(), opts.sweepEveryMs ?? 60_000, (err) => logger.warn({ err }, 'flakiness sweep failed'));
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.sweep().catch((err) => this.logger.warn({ err }, 'flakiness sweep failed')), this.opts.sweepEveryMs ?? 60_000);
-    this.timer.unref();
+    this.sweeper.start();
   }
 
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.sweeping;
+    await this.sweeper.stop();
     await this.opts.onClose?.();
   }
 
@@ -88,25 +86,19 @@ export class FlakinessProjection implements Projection {
   }
 
   // Scores again every project whose stored scores are out of date; drops those of projects that are gone.
-  async sweep(): Promise<void> {
-    if (this.sweeping) return this.sweeping;
-    this.sweeping = (async () => {
-      const today = dayOf(Math.floor(this.now().getTime() / 1000));
-      const stored = await flakinessScores.current(this.pool, today, SCORING_VERSION);
-      if (stored.orphaned.length) await flakinessScores.remove(this.pool, stored.orphaned);
-      for (const [projectId, params] of await readAllFlakinessParams(this.pool)) {
-        const scoredWith = stored.params.get(projectId);
-        if (scoredWith && sameParams(scoredWith, params)) continue;
-        // One project at a time, so a batch waits for one scoring at most.
-        await this.oneAtATime(async () => {
-          const s = await this.score(projectId);
-          await withTransaction(this.pool, (tx) => s.save(tx));
-        });
-      }
-    })().finally(() => {
-      this.sweeping = null;
-    });
-    return this.sweeping;
+  private async rescoreOutdated(): Promise<void> {
+    const today = dayOf(Math.floor(this.now().getTime() / 1000));
+    const stored = await flakinessScores.current(this.pool, today, SCORING_VERSION);
+    if (stored.orphaned.length) await flakinessScores.remove(this.pool, stored.orphaned);
+    for (const [projectId, params] of await readAllFlakinessParams(this.pool)) {
+      const scoredWith = stored.params.get(projectId);
+      if (scoredWith && sameParams(scoredWith, params)) continue;
+      // One project at a time, so a batch waits for one scoring at most.
+      await this.oneAtATime(async () => {
+        const s = await this.score(projectId);
+        await withTransaction(this.pool, (tx) => s.save(tx));
+      });
+    }
   }
 
   // Scores a project as of now; `save` then replaces what is stored.

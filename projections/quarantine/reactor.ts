@@ -7,6 +7,7 @@ import { makeEvent } from '../../ingest/events.ts';
 import type { Event } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
+import { PeriodicSweep } from '../periodic-sweep.ts';
 import { assessFlakiness, type CaseFlakiness } from '../../query-api/flakiness/service.ts';
 import { clickhousePosition, incidentRuns, recentOutcomes, runTestCases } from '../../query-api/ch/flakiness.ts';
 import { readProjectSettings, type ProjectSettings } from '../../query-api/pg/project-settings-read.ts';
@@ -37,8 +38,7 @@ type Current = { isQuarantined: boolean; mode: 'manual' | 'automatic' | null; ch
 // after a crash appends the same ids, which every consumer deduplicates.
 export class QuarantineReactor implements Projection {
   readonly name = QUARANTINE_REACTOR;
-  private timer: NodeJS.Timeout | null = null;
-  private sweeping: Promise<void> | null = null;
+  private readonly sweeper: PeriodicSweep;
   private readonly now: () => Date;
 
   constructor(
@@ -49,17 +49,15 @@ export class QuarantineReactor implements Projection {
     private opts: Options = {},
   ) {
     this.now = opts.now ?? (() => new Date());
+    this.sweeper = new PeriodicSweep(() => this.releaseExpired(), opts.sweepEveryMs ?? 60_000, (err) => logger.warn({ err }, 'expiry sweep failed'));
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.sweepExpired().catch((err) => this.logger.warn({ err }, 'expiry sweep failed')), this.opts.sweepEveryMs ?? 60_000);
-    this.timer.unref();
+    this.sweeper.start();
   }
 
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.sweeping;
+    await this.sweeper.stop();
     await this.opts.onClose?.();
   }
 
@@ -130,25 +128,23 @@ export class QuarantineReactor implements Projection {
   }
 
   // Releases every quarantine of any project that is past its expiry.
-  async sweepExpired(): Promise<void> {
-    if (this.sweeping) return this.sweeping;
-    this.sweeping = (async () => {
-      const due = (await this.pool.query(
-        `SELECT q.test_case_id, q.project_id, q.expires_at FROM quarantines q
-         LEFT JOIN quarantine_reactor_decisions d ON d.test_case_id = q.test_case_id AND d.decided_at > q.changed_at
-         WHERE q.is_quarantined AND q.expires_at <= $1 AND (d.test_case_id IS NULL OR d.is_quarantined)
-         ORDER BY q.project_id, q.test_case_id LIMIT 1000`,
-        [this.now()],
-      )).rows as Array<{ test_case_id: string; project_id: string; expires_at: Date }>;
-      for (const r of due) {
-        await this.append(r.project_id, `expiry:${r.expires_at.toISOString()}`, [
-          { testCaseId: r.test_case_id, isQuarantined: false, reason: `quarantine expired at ${r.expires_at.toISOString()}` },
-        ]);
-      }
-    })().finally(() => {
-      this.sweeping = null;
-    });
-    return this.sweeping;
+  sweepExpired(): Promise<void> {
+    return this.sweeper.run();
+  }
+
+  private async releaseExpired(): Promise<void> {
+    const due = (await this.pool.query(
+      `SELECT q.test_case_id, q.project_id, q.expires_at FROM quarantines q
+       LEFT JOIN quarantine_reactor_decisions d ON d.test_case_id = q.test_case_id AND d.decided_at > q.changed_at
+       WHERE q.is_quarantined AND q.expires_at <= $1 AND (d.test_case_id IS NULL OR d.is_quarantined)
+       ORDER BY q.project_id, q.test_case_id LIMIT 1000`,
+      [this.now()],
+    )).rows as Array<{ test_case_id: string; project_id: string; expires_at: Date }>;
+    for (const r of due) {
+      await this.append(r.project_id, `expiry:${r.expires_at.toISOString()}`, [
+        { testCaseId: r.test_case_id, isQuarantined: false, reason: `quarantine expired at ${r.expires_at.toISOString()}` },
+      ]);
+    }
   }
 
   // The state as the read model has it, or as this reactor last decided if
