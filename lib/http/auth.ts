@@ -156,3 +156,10 @@ export function projectIdFor(principal: Principal, given: string | undefined): s
   if (principal.kind === 'api_key') return principal.projectId;
   throw new AppError('validation_error', "'projectId' is required", { field: 'projectId' });
 }
+
+// The project a read is about (projectIdFor), once the caller may read it.
+export async function readableProject(pool: Queryable, principal: Principal, given: string | undefined): Promise<string> {
+  const projectId = projectIdFor(principal, given);
+  await authorize(pool, principal, projectId, 'read');
+  return projectId;
+}

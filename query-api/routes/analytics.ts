@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { AppError, notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, projectIdFor, type Principal } from '../../lib/http/auth.ts';
+import { authorize, principalOf, readableProject, type Principal } from '../../lib/http/auth.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { id } from '../../schemas/common.ts';
 import { ErrorsQuery, LeaderboardQuery, PERIOD_DAYS, SideBySideQuery, TrendsQuery, type TrendMetric } from '../../schemas/analytics.ts';
@@ -40,12 +40,6 @@ function valueOf(metric: TrendMetric, b: Bucket): number | null {
 export function analyticsRouter({ pool, ch }: AppDeps): Router {
   const router = new Router();
 
-  async function readableProject(principal: Principal, given: string | undefined): Promise<string> {
-    const projectId = projectIdFor(principal, given);
-    await authorize(pool, principal, projectId, 'read');
-    return projectId;
-  }
-
   // A test case of the project, by test or test case id.
   async function caseIn(projectId: string, given: string | undefined): Promise<string | undefined> {
     if (!given) return undefined;
@@ -71,7 +65,7 @@ export function analyticsRouter({ pool, ch }: AppDeps): Router {
 
   router.get('/api/analytics/trends', async (ctx) => {
     const q = parse(TrendsQuery, ctx.query);
-    const projectId = await readableProject(principalOf(ctx), q.projectId);
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     const testCaseId = await caseIn(projectId, q.testId);
     const week = q.interval === 'week';
     const today = dayOf(Math.floor(Date.now() / 1000));
@@ -102,7 +96,7 @@ export function analyticsRouter({ pool, ch }: AppDeps): Router {
 
   router.get('/api/analytics/leaderboards', async (ctx) => {
     const q = parse(LeaderboardQuery, ctx.query);
-    const projectId = await readableProject(principalOf(ctx), q.projectId);
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     const days = PERIOD_DAYS[q.period];
     const fromDay = dayOf(Math.floor(Date.now() / 1000)) - days + 1;
     const want = (t: 'slowest' | 'failing' | 'flakiest') => q.type === undefined || q.type === t;
@@ -137,7 +131,7 @@ export function analyticsRouter({ pool, ch }: AppDeps): Router {
 
   router.get('/api/analytics/errors', async (ctx) => {
     const q = parse(ErrorsQuery, ctx.query);
-    const projectId = await readableProject(principalOf(ctx), q.projectId);
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     const testCaseId = await caseIn(projectId, q.testId);
     const fromDay = dayOf(Math.floor(Date.now() / 1000)) - PERIOD_DAYS[q.period] + 1;
     const { clusters, total } = await errorClusters(ch, { projectId, fromDay, branch: q.branch, testCaseId, limit: q.limit, offset: q.offset });

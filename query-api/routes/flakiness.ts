@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, projectIdFor } from '../../lib/http/auth.ts';
+import { authorize, principalOf, readableProject } from '../../lib/http/auth.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { actorOf, makeEvent } from '../../ingest/events.ts';
 import { formatPosition } from '../../ingest/event-log.ts';
@@ -18,9 +18,7 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
 
   router.get('/api/flakiness', async (ctx) => {
     const q = parse(FlakinessQuery, ctx.query);
-    const principal = principalOf(ctx);
-    const projectId = projectIdFor(principal, q.projectId);
-    await authorize(pool, principal, projectId, 'read');
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     const { flakiness: params } = await readProjectSettings(pool, projectId);
     ctx.body = await listFlakiness(pool, ch, projectId, q, params);
   });
@@ -53,9 +51,7 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
   // What reporters fetch around a run: the tests whose failures must not fail CI.
   router.get('/api/quarantine', async (ctx) => {
     const q = parse(QuarantineQuery, ctx.query);
-    const principal = principalOf(ctx);
-    const projectId = projectIdFor(principal, q.projectId);
-    await authorize(pool, principal, projectId, 'read');
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     const { rows, total } = await quarantines.active(pool, projectId, q);
     ctx.body = { data: rows.map(quarantineEntryView), total, limit: q.limit, offset: q.offset };
   });

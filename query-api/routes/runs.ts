@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { AppError, notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, projectIdFor } from '../../lib/http/auth.ts';
+import { authorize, principalOf, readableProject } from '../../lib/http/auth.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { RunsQuery } from '../../schemas/api.ts';
 import { id } from '../../schemas/common.ts';
@@ -14,9 +14,7 @@ export function runsRouter({ pool, logger }: AppDeps): Router {
 
   router.get('/api/runs', async (ctx) => {
     const q = parse(RunsQuery, ctx.query);
-    const principal = principalOf(ctx);
-    const projectId = projectIdFor(principal, q.projectId);
-    await authorize(pool, principal, projectId, 'read');
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     const { rows, total } = await runsRepo.list(pool, { ...q, projectId });
     ctx.body = { data: rows.map(runListView), total, limit: q.limit, offset: q.offset };
   });

@@ -4,7 +4,7 @@ import { notFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { withTransaction, type Queryable } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, projectIdFor, type Permission } from '../../lib/http/auth.ts';
+import { authorize, type Permission, principalOf, readableProject } from '../../lib/http/auth.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { actorOf } from '../../ingest/events.ts';
 import { ScheduleCreateBody, SchedulePatchBody, SchedulesQuery } from '../../schemas/webhooks.ts';
@@ -48,9 +48,7 @@ export function schedulesRouter({ pool, ch }: AppDeps): Router {
 
   router.get('/api/schedules', async (ctx) => {
     const q = parse(SchedulesQuery, ctx.query);
-    const principal = principalOf(ctx);
-    const projectId = projectIdFor(principal, q.projectId);
-    await authorize(pool, principal, projectId, 'read');
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     ctx.body = listBody(await schedules.list(pool, { ...q, projectId }), scheduleView, q);
   });
 

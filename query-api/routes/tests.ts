@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { isId } from '../../lib/ids.ts';
 import { notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, projectIdFor } from '../../lib/http/auth.ts';
+import { authorize, principalOf, readableProject } from '../../lib/http/auth.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { HistoryQuery, TestsQuery } from '../../schemas/api.ts';
 import { id } from '../../schemas/common.ts';
@@ -28,9 +28,7 @@ export function testsRouter({ pool, ch, config }: AppDeps): Router {
 
   router.get('/api/tests', async (ctx) => {
     const q = parse(TestsQuery, ctx.query);
-    const principal = principalOf(ctx);
-    const projectId = projectIdFor(principal, q.projectId);
-    await authorize(pool, principal, projectId, 'read');
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     const { rows, total } = await testsRepo.list(pool, { ...q, projectId });
     ctx.body = { data: rows.map(testListView), total, limit: q.limit, offset: q.offset };
   });

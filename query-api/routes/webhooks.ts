@@ -4,7 +4,7 @@ import { AppError, notFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { withTransaction, type Queryable } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, projectIdFor, type Permission } from '../../lib/http/auth.ts';
+import { authorize, type Permission, principalOf, readableProject } from '../../lib/http/auth.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { actorOf } from '../../ingest/events.ts';
 import { DeliveriesQuery, WebhookCreateBody, WebhookPatchBody, WebhooksQuery } from '../../schemas/webhooks.ts';
@@ -52,9 +52,7 @@ export function webhooksRouter({ pool, config }: AppDeps): Router {
 
   router.get('/api/webhooks', async (ctx) => {
     const q = parse(WebhooksQuery, ctx.query);
-    const principal = principalOf(ctx);
-    const projectId = projectIdFor(principal, q.projectId);
-    await authorize(pool, principal, projectId, 'read');
+    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     ctx.body = listBody(await webhooks.list(pool, { ...q, projectId }), webhookView, q);
   });
 
