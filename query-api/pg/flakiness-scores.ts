@@ -21,6 +21,11 @@ const headerOf = (r: HeaderRow): SnapshotHeader => ({
   asOfDay: r.as_of_day, fromDay: r.from_day, scoringVersion: r.scoring_version, params: r.params, incidentRuns: r.incident_runs, scoredAt: r.scored_at,
 });
 
+type ScoreRow = { score: number; lower_bound: number; upper_bound: number; classification: Classification; scoring_version: string };
+const scoreOfRow = (r: ScoreRow, mass: number): Score => ({
+  version: r.scoring_version, score: r.score, interval: { lower: r.lower_bound, upper: r.upper_bound, mass }, classification: r.classification,
+});
+
 export const flakinessScores = {
   async header(db: Queryable, projectId: string): Promise<SnapshotHeader | null> {
     const r = (await db.query('SELECT * FROM flakiness_snapshots WHERE project_id = $1', [projectId])).rows[0] as HeaderRow | undefined;
@@ -33,11 +38,8 @@ export const flakinessScores = {
       `SELECT test_case_id, score, lower_bound, upper_bound, classification, scoring_version
        FROM flakiness_scores JOIN flakiness_snapshots USING (project_id) WHERE project_id = $1`,
       [projectId],
-    )).rows as Array<{ test_case_id: string; score: number; lower_bound: number; upper_bound: number; classification: Classification; scoring_version: string }>;
-    return rows.map((r) => ({
-      testCaseId: r.test_case_id,
-      score: { version: r.scoring_version, score: r.score, interval: { lower: r.lower_bound, upper: r.upper_bound, mass }, classification: r.classification },
-    }));
+    )).rows as Array<ScoreRow & { test_case_id: string }>;
+    return rows.map((r) => ({ testCaseId: r.test_case_id, score: scoreOfRow(r, mass) }));
   },
 
   // The whole stored assessment of the given test cases.
@@ -48,8 +50,7 @@ export const flakinessScores = {
       [projectId, testCaseIds],
     )).rows;
     return new Map(rows.map((r) => [r.test_case_id, {
-      testCaseId: r.test_case_id, lastAt: r.last_at, incidentExecutions: r.incident_executions, evidence: r.evidence,
-      score: { version: r.scoring_version, score: r.score, interval: { lower: r.lower_bound, upper: r.upper_bound, mass }, classification: r.classification },
+      testCaseId: r.test_case_id, lastAt: r.last_at, incidentExecutions: r.incident_executions, evidence: r.evidence, score: scoreOfRow(r, mass),
     }]));
   },
 
