@@ -5,7 +5,7 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
-import { killHard, spawnProcess, type Projector } from '../support/processes.ts';
+import { killHard, pollWhileAlive, spawnProcess, type Projector } from '../support/processes.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPool, type Pool } from '../../lib/pg.ts';
 import { DigestScheduler } from '../../projections/webhooks/scheduler.ts';
@@ -56,16 +56,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    dispatcher?.assertAlive();
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms?: number) =>
+  pollWhileAlive(dispatcher, what, f, ms);
 
 describe('managing schedules', () => {
   it('creates, reads, changes, pauses, resumes and deletes a schedule', async () => {

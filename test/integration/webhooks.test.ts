@@ -6,7 +6,7 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
-import { killHard, spawnProcess, type Projector } from '../support/processes.ts';
+import { killHard, pollWhileAlive, spawnProcess, type Projector } from '../support/processes.ts';
 
 // Webhooks end to end: the API, the Postgres and ClickHouse projectors in this process (the
 // dispatcher derives flaky and regression signals after they applied a run), and
@@ -58,16 +58,8 @@ const startDispatcher = () => {
   dispatcher = spawnProcess(['ops/run/projector.ts', 'webhooks'], stack.env);
 };
 
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    dispatcher?.assertAlive();
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms?: number) =>
+  pollWhileAlive(dispatcher, what, f, ms);
 
 async function hook(url: string, extra: Record<string, unknown> = {}) {
   const res = await api.post('/api/webhooks', { projectId: t.projectId, url, ...extra });

@@ -58,3 +58,18 @@ export function runToEnd(args: string[], env: Record<string, string>): Promise<{
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+// Polls `f` every 50 ms until it gives something truthy; fails at `ms`, or at
+// once (with its output) if `child` died meanwhile.
+export async function pollWhileAlive<T>(
+  child: Projector | undefined, what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    child?.assertAlive();
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
