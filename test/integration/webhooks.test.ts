@@ -322,7 +322,11 @@ sys.exit(0 if hmac.compare_digest(expected, parts["v1"]) else 1)`;
     const regression = await until('run.regression_detected', () => r.got.map((g) => JSON.parse(g.body)).find((e) => e.event === 'run.regression_detected'), 120_000);
     expect(regression.data).toMatchObject({ runId: failing, regression: true });
     expect(regression.data.reasons.length).toBeGreaterThan(0);
-    const flaky = r.got.map((g) => JSON.parse(g.body)).filter((e) => e.event === 'test.flaky_detected');
+    // Deliveries are not ordered relative to each other: test.flaky_detected may arrive after.
+    const flaky = await until('test.flaky_detected', () => {
+      const got = r.got.map((g) => JSON.parse(g.body)).filter((e) => e.event === 'test.flaky_detected');
+      return got.length > 0 && got;
+    });
     expect(flaky.length).toBeGreaterThan(0);
     const tests = (await api.get(`/api/tests?runId=${failing}`)).body.data as Array<{ title: string; testCaseId: string }>;
     const caseOf = (title: string) => tests.find((x) => x.title === title)!.testCaseId;
