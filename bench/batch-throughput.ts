@@ -87,7 +87,7 @@ export async function measureBatchThroughput(opts = {
   const stack = await startTestStack();
   const api = await startApi(stack.env);
   const kafka = createKafka(stack.config, 'bench-bare-producer');
-  // The producer settings of ingest/event-log.ts.
+  // The producer settings of lib/event-log.ts.
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });

@@ -2,12 +2,12 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../lib/errors.ts';
 import { parse, toAppError } from '../lib/http/errors.ts';
-import { principalOf, projectIdFor } from '../lib/http/auth.ts';
+import { principalOf, projectIdFor } from '../domain/accounts/auth.ts';
 import { parseJson, rejectNul } from '../lib/http/body.ts';
-import type { AppDeps } from '../lib/http/app.ts';
+import type { AppDeps } from '../domain/app-deps.ts';
 import { BatchItem } from '../schemas/batch.ts';
 import type { Event } from '../schemas/events.ts';
-import { formatPosition, type EventLog } from './event-log.ts';
+import { formatPosition, type EventLog } from '../lib/event-log.ts';
 import { createRun, reportSuite, reportTest, testReport, updateRun, WriteScope, type Planned } from './commands.ts';
 
 export const BATCH_PATH = '/api/ingest/batch';

@@ -1,11 +1,12 @@
 import type { Context } from 'koa';
-import { derivedId, newId } from '../lib/ids.ts';
+import { derivedId, newId } from '../schemas/ids.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import type { Pool } from '../lib/pg.ts';
-import { authorize, principalOf, type Asked, type Principal } from '../lib/http/auth.ts';
+import { authorize, principalOf, type Asked } from '../domain/accounts/auth.ts';
+import type { Principal } from '../lib/http/principal.ts';
 import type { RunCreateBody, RunPatchBody, SuiteCreateBody, TestCreateBody } from '../schemas/api.ts';
 import type { Event } from '../schemas/events.ts';
-import { actorOf, makeEvent } from './events.ts';
+import { actorOf, makeEvent } from '../domain/events.ts';
 import { runContext, runRegistry, type RegisteredRun } from './run-registry.ts';
 
 // The write commands behind both the single routes and the batch endpoint:

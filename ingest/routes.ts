@@ -1,12 +1,12 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { parse } from '../lib/http/errors.ts';
-import type { AppDeps } from '../lib/http/app.ts';
+import type { AppDeps } from '../domain/app-deps.ts';
 import { STALE_HEADER } from '../lib/http/read-your-writes.ts';
 import { RunCreateBody, RunPatchBody, SuiteCreateBody, TestCreateBody } from '../schemas/api.ts';
 import { id } from '../schemas/common.ts';
-import { runCounts, runsRepo } from '../query-api/pg/runs.ts';
-import { formatPosition, type Position } from './event-log.ts';
+import { runCounts, runsRepo } from '../domain/pg/runs.ts';
+import { formatPosition, type Position } from '../lib/event-log.ts';
 import { createRun, deleteRun, reportSuite, reportTest, updateRun, WriteScope, type Planned } from './commands.ts';
 
 // The write side: validate, authorize, append to the log, answer once Kafka

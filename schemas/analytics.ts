@@ -50,7 +50,7 @@ export const SideBySideQuery = z.object({
 
 export const TrendPoint = z.object({ date: z.string(), value: z.number().nullable(), samples: z.number().int() });
 
-// ---- responses (query-api/routes/analytics.ts, query-api/analytics/compare.ts)
+// ---- responses (query-api/routes/analytics.ts, domain/analytics/compare.ts)
 const num = z.number();
 const int = z.number().int();
 export const TrendsResponse = z.object({

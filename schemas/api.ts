@@ -170,7 +170,7 @@ export const TestReported = z.object({
   id: z.string(), runId: z.string(), projectId: z.string(), testCaseId: z.string(), title: z.string(), fullTitle: z.string(),
   status: TestStatus, duration: z.number().int(), isFlaky: z.boolean(), createdAt: isoDate,
 });
-// GET /api/tests (query-api/pg/tests.ts testListView)
+// GET /api/tests (domain/pg/tests.ts testListView)
 export const TestListItem = z.object({
   id: z.string(), runId: z.string(), testCaseId: z.string(), title: z.string(), fullTitle: z.string(), filePath: z.string(),
   variant: z.string(), status: TestStatus, duration: z.number().int(), isFlaky: z.boolean(), error: TestError.nullable(), createdAt: isoDate,
@@ -213,7 +213,7 @@ export const SuiteReported = z.object({
   id: z.string(), runId: z.string(), projectId: z.string(), title: z.string(), filePath: z.string().nullable(),
   parentSuiteId: z.string().nullable(), createdAt: isoDate,
 });
-// GET /api/test-suites: the tree (query-api/pg/suites.ts suiteTree); a suite whose parent is unknown is a root.
+// GET /api/test-suites: the tree (domain/pg/suites.ts suiteTree); a suite whose parent is unknown is a root.
 // Recursive: its `id` names it in the OpenAPI document's components.
 export const SuiteNode: z.ZodType<SuiteNode> = z.object({
   id: z.string(), title: z.string(), filePath: z.string().nullable(), parentSuiteId: z.string().nullable(),
@@ -223,7 +223,7 @@ export const SuiteNode: z.ZodType<SuiteNode> = z.object({
 }).meta({ id: 'SuiteNode' });
 export const SuiteTree = z.object({ data: z.array(SuiteNode) });
 
-// ---- health (query-api/routes/health.ts, projections/health.ts): the same
+// ---- health (query-api/routes/health.ts, lib/projection-health.ts): the same
 // shape with 200 and with 503.
 const HealthCheck = z.object({
   name: z.enum(['postgres', 'clickhouse', 'kafka']), status: z.enum(['ok', 'down']), latencyMs: z.number().int(), error: z.string().optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idPattern, type IdKind } from '../lib/ids.ts';
+import { idPattern, type IdKind } from './ids.ts';
 
 export const id = (kind: IdKind) => z.string().regex(idPattern(kind), `must be a ${kind} id`);
 

@@ -50,7 +50,7 @@ export const WebhooksQuery = Pagination.extend({ projectId: id('project').option
 export const DeliveryStatus = z.enum(['pending', 'delivered', 'failed', 'disabled']);
 export const DeliveriesQuery = Pagination.extend({ status: DeliveryStatus.optional() });
 
-// ---- webhook responses (query-api/pg/webhooks.ts: webhookView, deliveryView)
+// ---- webhook responses (domain/pg/webhooks.ts: webhookView, deliveryView)
 // Header values are masked (`****`) except in the creation response; the
 // secret is in the creation response only.
 export const Webhook = z.object({
@@ -116,7 +116,7 @@ export const SchedulePatchBody = z.object({
 }).strict().refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 export const SchedulesQuery = Pagination.extend({ projectId: id('project').optional() });
 
-// ---- schedule responses (query-api/pg/schedules.ts: scheduleView)
+// ---- schedule responses (domain/pg/schedules.ts: scheduleView)
 export const Schedule = z.object({
   id: z.string(), projectId: z.string(), name: z.string(), cron: z.string(), timezone: z.string(), isActive: z.boolean(),
   // null while paused

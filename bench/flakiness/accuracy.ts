@@ -5,9 +5,9 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { startTestStack, type TestStack } from '../../test/support/stack.ts';
-import { createApp } from '../../lib/http/app.ts';
+import { createApp } from '../../app/api.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { EventLog } from '../../lib/event-log.ts';
 import { createTenant } from '../../test/support/tenants.ts';
 import { client } from '../../test/support/http.ts';
 import { DEFAULT_SIM, simulate, type SimOptions, type SimTest, type Truth } from './simulator.ts';

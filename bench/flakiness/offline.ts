@@ -3,7 +3,7 @@
 // from the simulator. Seconds instead of minutes, for exploring parameters; the
 // figures we report come from the API path (accuracy.ts).
 //   npx tsx bench/flakiness/offline.ts [runsPerTest] [retries] [seeds]
-import { DEFAULT_PARAMS, dayOf, evidenceOf, scoreOf, type Execution, type FlakinessParams } from '../../query-api/flakiness/score.ts';
+import { DEFAULT_PARAMS, dayOf, evidenceOf, scoreOf, type Execution, type FlakinessParams } from '../../domain/analytics/flakiness/score.ts';
 import { DEFAULT_SIM, simulate } from './simulator.ts';
 import { metricsOf } from './accuracy.ts';
 

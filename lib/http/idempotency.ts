@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import { AppError } from '../errors.ts';
 import type { Pool } from '../pg.ts';
 import type { Logger } from '../logger.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 
 // Idempotency-Key on any POST (Fusillade reference, docs/ingest.md). The key is
 // claimed in Postgres (INSERT … ON CONFLICT) before the work starts, so it holds

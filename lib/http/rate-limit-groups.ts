@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { RateLimitGroup, RateLimits } from '../config.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 import { rateLimit } from './rate-limit.ts';
 
 // The endpoint groups of the Euriqa rate-limit table (shared/seeds/001), plus

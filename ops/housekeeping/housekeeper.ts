@@ -1,9 +1,9 @@
-import { derivedId } from '../../lib/ids.ts';
+import { derivedId } from '../../schemas/ids.ts';
 import { sql, type ClickHouse } from '../../lib/clickhouse.ts';
 import type { Pool } from '../../lib/pg.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { makeEvent } from '../../ingest/events.ts';
-import type { EventLog } from '../../ingest/event-log.ts';
+import { makeEvent } from '../../domain/events.ts';
+import type { EventLog } from '../../lib/event-log.ts';
 import { IdempotencyStore } from '../../lib/http/idempotency.ts';
 import { SETTINGS_DEFAULTS } from '../../schemas/accounts.ts';
 import type { Event } from '../../schemas/events.ts';

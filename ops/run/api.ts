@@ -4,9 +4,9 @@ import { createLogger } from '../../lib/logger.ts';
 import { createPool } from '../../lib/pg.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka } from '../../lib/kafka.ts';
-import { createApp } from '../../lib/http/app.ts';
-import { EventLog } from '../../ingest/event-log.ts';
-import { LocalBlobStore } from '../../ingest/blob-store.ts';
+import { createApp } from '../../app/api.ts';
+import { EventLog } from '../../lib/event-log.ts';
+import { LocalBlobStore } from '../../lib/blobs/blob-store.ts';
 import { STAGING_PREFIX } from '../../ingest/uploads.ts';
 import { onShutdown } from './shutdown.ts';
 

@@ -6,7 +6,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { createPool } from '../../lib/pg.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka } from '../../lib/kafka.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { EventLog } from '../../lib/event-log.ts';
 import { Housekeeper } from '../housekeeping/housekeeper.ts';
 import { onShutdown } from './shutdown.ts';
 

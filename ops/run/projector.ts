@@ -1,7 +1,8 @@
 // A projector process: `projector.ts postgres|clickhouse`.
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { PROJECTION_NAMES, startProjection, type ProjectionName } from '../../projections/registry.ts';
+import { startProjection } from '../../app/projectors.ts';
+import { PROJECTION_NAMES, type ProjectionName } from '../../lib/consumer-groups.ts';
 import { onShutdown } from './shutdown.ts';
 import { serveMetrics } from '../../lib/metrics.ts';
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../../lib/logger.ts';
 import type { Event } from '../../schemas/events.ts';
-import type { BlobStore } from '../../ingest/blob-store.ts';
+import type { BlobStore } from '../../lib/blobs/blob-store.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 
 export const BLOBS_PROJECTION = 'blobs';

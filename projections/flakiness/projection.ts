@@ -5,11 +5,11 @@ import type { EventType } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
 import { PeriodicSweep } from '../periodic-sweep.ts';
-import { clickhousePosition } from '../../query-api/ch/flakiness.ts';
-import { flakinessScores } from '../../query-api/pg/flakiness-scores.ts';
-import { readAllFlakinessParams, readProjectSettings } from '../../query-api/pg/project-settings-read.ts';
-import { sameParams, scoreProject } from '../../query-api/flakiness/service.ts';
-import { SCORING_VERSION, dayOf } from '../../query-api/flakiness/score.ts';
+import { clickhousePosition } from '../../domain/ch/flakiness.ts';
+import { flakinessScores } from '../../domain/pg/flakiness-scores.ts';
+import { readAllFlakinessParams, readProjectSettings } from '../../domain/pg/project-settings-read.ts';
+import { sameParams, scoreProject } from '../../domain/analytics/flakiness/service.ts';
+import { SCORING_VERSION, dayOf } from '../../domain/analytics/flakiness/score.ts';
 
 export const FLAKINESS_PROJECTION = 'flakiness';
 
@@ -20,7 +20,7 @@ type Scored = { save(db: Queryable): Promise<void> };
 type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; now?: () => Date; onClose?: () => Promise<void> };
 
 // The flakiness projection: keeps each project's scores in Postgres
-// (flakiness_scores, query-api/pg/flakiness-scores.ts) so GET /api/flakiness
+// (flakiness_scores, domain/pg/flakiness-scores.ts) so GET /api/flakiness
 // reads them instead of scoring the project's history on every request.
 //
 // Scores are computed from ClickHouse, not folded from events: after a batch

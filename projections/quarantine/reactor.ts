@@ -1,17 +1,17 @@
 import type { Pool } from '../../lib/pg.ts';
 import type { ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { derivedId } from '../../lib/ids.ts';
-import type { EventLog } from '../../ingest/event-log.ts';
-import { makeEvent } from '../../ingest/events.ts';
+import { derivedId } from '../../schemas/ids.ts';
+import type { EventLog } from '../../lib/event-log.ts';
+import { makeEvent } from '../../domain/events.ts';
 import type { Event } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
 import { PeriodicSweep } from '../periodic-sweep.ts';
-import { assessFlakiness, type CaseFlakiness } from '../../query-api/flakiness/service.ts';
-import { clickhousePosition, incidentRuns, recentOutcomes, runTestCases } from '../../query-api/ch/flakiness.ts';
-import { readProjectSettings, type ProjectSettings } from '../../query-api/pg/project-settings-read.ts';
-import { SCORING_VERSION, scoreOf } from '../../query-api/flakiness/score.ts';
+import { assessFlakiness } from '../../domain/analytics/flakiness/service.ts';
+import { clickhousePosition, incidentRuns, recentOutcomes, runTestCases } from '../../domain/ch/flakiness.ts';
+import { readProjectSettings, type ProjectSettings } from '../../domain/pg/project-settings-read.ts';
+import { SCORING_VERSION, scoreOf, type CaseFlakiness } from '../../domain/analytics/flakiness/score.ts';
 
 export const QUARANTINE_REACTOR = 'quarantine';
 const ACTOR = { type: 'system' as const, id: 'quarantine-reactor' };

@@ -1,11 +1,11 @@
 import { withTransaction, type Pool } from '../../lib/pg.ts';
 import type { ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { derivedId } from '../../lib/ids.ts';
-import { nextRunOf, type ScheduleRow } from '../../query-api/pg/schedules.ts';
-import { webhooks } from '../../query-api/pg/webhooks.ts';
-import { buildDigest } from './digest.ts';
-import { enqueue } from './deliveries.ts';
+import { derivedId } from '../../schemas/ids.ts';
+import { nextRunOf, type ScheduleRow } from '../../domain/pg/schedules.ts';
+import { webhooks } from '../../domain/pg/webhooks.ts';
+import { buildDigest } from '../../domain/analytics/digest.ts';
+import { enqueue } from '../../domain/webhooks/deliveries.ts';
 
 // Scheduled digests, in the webhooks dispatcher's process. Every tick it looks
 // for active schedules whose next_run_at is due and, for each, in one

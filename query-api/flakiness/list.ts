@@ -2,11 +2,11 @@ import type { ClickHouse } from '../../lib/clickhouse.ts';
 import type { Pool } from '../../lib/pg.ts';
 import type { z } from 'zod';
 import type { FlakinessQuery } from '../../schemas/flakiness.ts';
-import type { CaseTitle } from '../ch/flakiness.ts';
-import { findTestCase } from '../pg/test-cases.ts';
-import { quarantines } from '../pg/quarantines.ts';
-import { SCORING_VERSION, passOnlyEvidence, scoreOf, type FlakinessParams } from './score.ts';
-import { titled, withProjectScores, type CaseFlakiness } from './service.ts';
+import type { CaseTitle } from '../../domain/ch/flakiness.ts';
+import { findTestCase } from '../../domain/pg/test-cases.ts';
+import { quarantines } from '../../domain/pg/quarantines.ts';
+import { SCORING_VERSION, passOnlyEvidence, scoreOf, type CaseFlakiness, type FlakinessParams } from '../../domain/analytics/flakiness/score.ts';
+import { titled, withProjectScores } from '../../domain/analytics/flakiness/service.ts';
 
 // GET /api/flakiness: a project's test cases ranked by score, filtered, one page
 // of them with their evidence, and a summary of all of them.

@@ -1,17 +1,18 @@
 import Router from '@koa/router';
 import { AppError, notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, readableProject, type Principal } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
+import { authorize, principalOf, readableProject } from '../../domain/accounts/auth.ts';
+import type { Principal } from '../../lib/http/principal.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
 import { id } from '../../schemas/common.ts';
 import { ErrorsQuery, LeaderboardQuery, PERIOD_DAYS, SideBySideQuery, TrendsQuery, type TrendMetric } from '../../schemas/analytics.ts';
-import { runsRepo } from '../pg/runs.ts';
-import { findTestCase } from '../pg/test-cases.ts';
-import { readProjectSettings } from '../pg/project-settings-read.ts';
-import { caseTotals, errorClusters, resultBuckets, runDurationBuckets, type Bucket } from '../ch/analytics.ts';
-import { compareRuns, sideBySide, type RunMeta } from '../analytics/compare.ts';
-import { titled, withProjectScores } from '../flakiness/service.ts';
-import { dayOf } from '../flakiness/score.ts';
+import { runsRepo } from '../../domain/pg/runs.ts';
+import { findTestCase } from '../../domain/pg/test-cases.ts';
+import { readProjectSettings } from '../../domain/pg/project-settings-read.ts';
+import { caseTotals, errorClusters, resultBuckets, runDurationBuckets, type Bucket } from '../../domain/ch/analytics.ts';
+import { compareRuns, sideBySide, type RunMeta } from '../../domain/analytics/compare.ts';
+import { titled, withProjectScores } from '../../domain/analytics/flakiness/service.ts';
+import { dayOf } from '../../domain/analytics/flakiness/score.ts';
 
 const DAY = 86_400;
 const dateOf = (day: number) => new Date(day * DAY * 1000).toISOString().slice(0, 10);

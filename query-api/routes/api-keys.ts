@@ -1,18 +1,18 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { notFound } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { withTransaction, type Queryable } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf } from '../../ingest/events.ts';
+import { authorize, principalOf } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf } from '../../domain/events.ts';
 import { ApiKeyCreateBody } from '../../schemas/api.ts';
 import { ApiKeyPatchBody, ApiKeysQuery } from '../../schemas/accounts.ts';
 import { id } from '../../schemas/common.ts';
-import { apiKeys, apiKeyView, generateApiKey, type ApiKeyRow } from '../pg/api-keys.ts';
-import { projects } from '../pg/projects.ts';
-import { audit } from '../pg/audit.ts';
+import { apiKeys, apiKeyView, generateApiKey, type ApiKeyRow } from '../../domain/pg/api-keys.ts';
+import { projects } from '../../domain/pg/projects.ts';
+import { audit } from '../../domain/pg/audit.ts';
 import { listBody, requestIdOf } from './support.ts';
 
 // Project API keys (Euriqa: /api/api-keys): managed by the team's admins, never

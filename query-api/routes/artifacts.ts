@@ -1,16 +1,16 @@
 import Router from '@koa/router';
 import { AppError, notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
+import { authorize, principalOf } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
 import { id } from '../../schemas/common.ts';
 import { ArtifactsQuery } from '../../schemas/upload.ts';
-import { runsRepo } from '../pg/runs.ts';
-import { testsRepo } from '../pg/tests.ts';
-import { artifactsRepo, type ArtifactRow } from '../pg/artifacts.ts';
-import { isBlobKey } from '../../ingest/blob-store.ts';
-import { MIME_BY_EXT } from '../../ingest/file-formats.ts';
-import { ARTIFACT_URL_PREFIX, signArtifactUrl, verifyArtifactUrl } from '../../ingest/signed-urls.ts';
+import { runsRepo } from '../../domain/pg/runs.ts';
+import { testsRepo } from '../../domain/pg/tests.ts';
+import { artifactsRepo, type ArtifactRow } from '../../domain/pg/artifacts.ts';
+import { isBlobKey } from '../../lib/blobs/blob-store.ts';
+import { MIME_BY_EXT } from '../../lib/blobs/file-formats.ts';
+import { ARTIFACT_URL_PREFIX, signArtifactUrl, verifyArtifactUrl } from '../../lib/blobs/signed-urls.ts';
 
 
 // Artifact files behind signed URLs (no credential: the signature is the

@@ -1,10 +1,10 @@
 import Router from '@koa/router';
 import { AppError } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorizeTeam, principalOf, requireInstanceAdmin } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
+import { authorizeTeam, principalOf, requireInstanceAdmin } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
 import { AuditQuery } from '../../schemas/accounts.ts';
-import { audit, auditView } from '../pg/audit.ts';
+import { audit, auditView } from '../../domain/pg/audit.ts';
 import { listBody } from './support.ts';
 
 // The audit log: a team's management changes for its admins (?teamId); the

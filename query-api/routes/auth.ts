@@ -1,16 +1,16 @@
 import Router from '@koa/router';
 import { AppError } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { withTransaction } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { signUserToken } from '../../lib/http/auth.ts';
+import { signUserToken } from '../../domain/accounts/auth.ts';
 import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
 import { LoginBody, SetupBody } from '../../schemas/api.ts';
 import { InvitationSignupBody } from '../../schemas/accounts.ts';
-import { memberView } from '../pg/team-members.ts';
-import { invitations } from '../pg/invitations.ts';
-import { users, userView, type UserRow } from '../pg/users.ts';
+import { memberView } from '../../domain/pg/team-members.ts';
+import { invitations } from '../../domain/pg/invitations.ts';
+import { users, userView, type UserRow } from '../../domain/pg/users.ts';
 import { acceptInvitation } from '../services/invitations.ts';
 import { requestIdOf } from './support.ts';
 

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import type { AppDeps } from '../../lib/http/app.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
 import { mountedRoutes } from '../../lib/http/routes.ts';
 import { buildOpenApi, type OpenApiDocument } from '../../lib/http/openapi.ts';
 

@@ -1,14 +1,14 @@
 import Router from '@koa/router';
 import { notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, readableProject } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf, makeEvent } from '../../ingest/events.ts';
-import { formatPosition } from '../../ingest/event-log.ts';
+import { authorize, principalOf, readableProject } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf, makeEvent } from '../../domain/events.ts';
+import { formatPosition } from '../../lib/event-log.ts';
 import { FlakinessQuery, QuarantineBody, QuarantineHistoryQuery, QuarantineQuery, TestOrCaseId } from '../../schemas/flakiness.ts';
-import { historyEntryView, quarantineEntryView, quarantines } from '../pg/quarantines.ts';
-import { findTestCase } from '../pg/test-cases.ts';
-import { readProjectSettings } from '../pg/project-settings-read.ts';
+import { historyEntryView, quarantineEntryView, quarantines } from '../../domain/pg/quarantines.ts';
+import { findTestCase } from '../../domain/pg/test-cases.ts';
+import { readProjectSettings } from '../../domain/pg/project-settings-read.ts';
 import { listFlakiness } from '../flakiness/list.ts';
 
 export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {

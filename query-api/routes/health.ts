@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { consumerHealth } from '../../projections/health.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { consumerHealth } from '../../lib/projection-health.ts';
 import { PROMETHEUS_CONTENT_TYPE, registry } from '../../lib/metrics.ts';
 
 const within = <T>(p: Promise<T>, ms: number) =>

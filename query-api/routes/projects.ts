@@ -1,16 +1,16 @@
 import Router from '@koa/router';
 import { notFound } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { withTransaction } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, authorizeTeam, principalOf } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf } from '../../ingest/events.ts';
+import { authorize, authorizeTeam, principalOf } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf } from '../../domain/events.ts';
 import { ProjectCreateBody } from '../../schemas/api.ts';
 import { ProjectPatchBody, ProjectsQuery } from '../../schemas/accounts.ts';
 import { id } from '../../schemas/common.ts';
-import { projects, projectView } from '../pg/projects.ts';
-import { audit } from '../pg/audit.ts';
+import { projects, projectView } from '../../domain/pg/projects.ts';
+import { audit } from '../../domain/pg/audit.ts';
 import { deleteProjectsThroughLog } from '../services/project-deletion.ts';
 import { listBody, requestIdOf } from './support.ts';
 

@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import { AppError, notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, readableProject } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
+import { authorize, principalOf, readableProject } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
 import { RunsQuery } from '../../schemas/api.ts';
 import { id } from '../../schemas/common.ts';
-import { runListView, runView, runsRepo } from '../pg/runs.ts';
+import { runListView, runView, runsRepo } from '../../domain/pg/runs.ts';
 import { RunStreamQuery, RunWaitQuery } from '../../schemas/webhooks.ts';
 import { pollRun, verdictOf, waitForRun } from '../services/live-runs.ts';
 

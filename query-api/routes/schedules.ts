@@ -1,21 +1,21 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { notFound } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { withTransaction, type Queryable } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, type Permission, principalOf, readableProject } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf } from '../../ingest/events.ts';
+import { authorize, type Permission, principalOf, readableProject } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf } from '../../domain/events.ts';
 import { ScheduleCreateBody, SchedulePatchBody, SchedulesQuery } from '../../schemas/webhooks.ts';
 import { id } from '../../schemas/common.ts';
-import { scheduleView, schedules, type ScheduleRow } from '../pg/schedules.ts';
-import { webhooks } from '../pg/webhooks.ts';
-import { projects } from '../pg/projects.ts';
-import { audit } from '../pg/audit.ts';
+import { scheduleView, schedules, type ScheduleRow } from '../../domain/pg/schedules.ts';
+import { webhooks } from '../../domain/pg/webhooks.ts';
+import { projects } from '../../domain/pg/projects.ts';
+import { audit } from '../../domain/pg/audit.ts';
 import { listBody, requestIdOf } from './support.ts';
-import { buildDigest } from '../../projections/webhooks/digest.ts';
-import { enqueue } from '../../projections/webhooks/deliveries.ts';
+import { buildDigest } from '../../domain/analytics/digest.ts';
+import { enqueue } from '../../domain/webhooks/deliveries.ts';
 
 // Scheduled digests (docs/webhooks.md#scheduled-digests): a cron expression in
 // a time zone; each run sends `digest.ready` to the project's hooks that want

@@ -2,14 +2,14 @@ import Router from '@koa/router';
 import { notFound } from '../../lib/errors.ts';
 import { withTransaction } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf } from '../../ingest/events.ts';
+import { authorize, principalOf } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf } from '../../domain/events.ts';
 import { ProjectSettingsPatchBody } from '../../schemas/accounts.ts';
 import { id } from '../../schemas/common.ts';
-import { projects } from '../pg/projects.ts';
-import { projectSettings, projectSettingsView } from '../pg/project-settings.ts';
-import { audit } from '../pg/audit.ts';
+import { projects } from '../../domain/pg/projects.ts';
+import { projectSettings, projectSettingsView } from '../../domain/pg/project-settings.ts';
+import { audit } from '../../domain/pg/audit.ts';
 import { requestIdOf } from './support.ts';
 
 // Project settings (Euriqa: /api/projects/:id/settings): anyone who reads the

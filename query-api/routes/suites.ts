@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import { notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
+import { authorize, principalOf } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
 import { SuitesQuery } from '../../schemas/api.ts';
-import { runsRepo } from '../pg/runs.ts';
-import { suitesRepo, suiteTree } from '../pg/suites.ts';
+import { runsRepo } from '../../domain/pg/runs.ts';
+import { suitesRepo, suiteTree } from '../../domain/pg/suites.ts';
 
 export function suitesRouter({ pool }: AppDeps): Router {
   const router = new Router();

@@ -1,18 +1,19 @@
 import Router from '@koa/router';
 import { AppError, notFound } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { withTransaction, type PoolClient } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorizeTeam, principalOf, requireUser, type Principal } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf } from '../../ingest/events.ts';
+import { authorizeTeam, principalOf, requireUser } from '../../domain/accounts/auth.ts';
+import type { Principal } from '../../lib/http/principal.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf } from '../../domain/events.ts';
 import { InvitationAcceptBody, InvitationCreateBody, MemberPatchBody, MembersQuery } from '../../schemas/accounts.ts';
 import { id } from '../../schemas/common.ts';
-import { audit } from '../pg/audit.ts';
-import { teams } from '../pg/teams.ts';
-import { memberView, teamMembers, type MemberRow } from '../pg/team-members.ts';
-import { generateInvitationToken, invitations, invitationView } from '../pg/invitations.ts';
-import { users } from '../pg/users.ts';
+import { audit } from '../../domain/pg/audit.ts';
+import { teams } from '../../domain/pg/teams.ts';
+import { memberView, teamMembers, type MemberRow } from '../../domain/pg/team-members.ts';
+import { generateInvitationToken, invitations, invitationView } from '../../domain/pg/invitations.ts';
+import { users } from '../../domain/pg/users.ts';
 import { acceptInvitation } from '../services/invitations.ts';
 import { listBody, requestIdOf } from './support.ts';
 

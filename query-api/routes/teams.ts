@@ -1,17 +1,17 @@
 import Router from '@koa/router';
 import { notFound } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { withTransaction } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorizeTeam, principalOf, requireUser } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf } from '../../ingest/events.ts';
+import { authorizeTeam, principalOf, requireUser } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf } from '../../domain/events.ts';
 import { TeamCreateBody } from '../../schemas/api.ts';
 import { TeamPatchBody } from '../../schemas/accounts.ts';
 import { id } from '../../schemas/common.ts';
-import { teams, teamView } from '../pg/teams.ts';
-import { projects } from '../pg/projects.ts';
-import { audit } from '../pg/audit.ts';
+import { teams, teamView } from '../../domain/pg/teams.ts';
+import { projects } from '../../domain/pg/projects.ts';
+import { audit } from '../../domain/pg/audit.ts';
 import { deleteProjectsThroughLog } from '../services/project-deletion.ts';
 import { requestIdOf } from './support.ts';
 

@@ -1,17 +1,17 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { isId } from '../../lib/ids.ts';
+import { isId } from '../../schemas/ids.ts';
 import { notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, principalOf, readableProject } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
+import { authorize, principalOf, readableProject } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
 import { HistoryQuery, TestsQuery } from '../../schemas/api.ts';
 import { id } from '../../schemas/common.ts';
-import { stepView, testListView, testView, testsRepo, type TestRow } from '../pg/tests.ts';
-import { testResults } from '../ch/test-results.ts';
+import { stepView, testListView, testView, testsRepo, type TestRow } from '../../domain/pg/tests.ts';
+import { testResults } from '../../domain/ch/test-results.ts';
 import { artifactView } from './artifacts.ts';
-import { artifactsRepo } from '../pg/artifacts.ts';
+import { artifactsRepo } from '../../domain/pg/artifacts.ts';
 
 export function testsRouter({ pool, ch, config }: AppDeps): Router {
   const router = new Router();

@@ -1,16 +1,16 @@
 import Router from '@koa/router';
 import { AppError } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { withTransaction } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { requireInstanceAdmin, requireUser, signUserToken } from '../../lib/http/auth.ts';
+import { requireInstanceAdmin, requireUser, signUserToken } from '../../domain/accounts/auth.ts';
 import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf } from '../../ingest/events.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf } from '../../domain/events.ts';
 import { PasswordChangeBody, UserCreateBody, UsersQuery } from '../../schemas/accounts.ts';
-import { users, userView } from '../pg/users.ts';
-import { teams } from '../pg/teams.ts';
-import { audit } from '../pg/audit.ts';
+import { users, userView } from '../../domain/pg/users.ts';
+import { teams } from '../../domain/pg/teams.ts';
+import { audit } from '../../domain/pg/audit.ts';
 import { listBody, requestIdOf } from './support.ts';
 
 // People: who am I, the instance's users (its administrators create them), and

@@ -1,22 +1,22 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError, notFound } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { withTransaction, type Queryable } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
-import { authorize, type Permission, principalOf, readableProject } from '../../lib/http/auth.ts';
-import type { AppDeps } from '../../lib/http/app.ts';
-import { actorOf } from '../../ingest/events.ts';
+import { authorize, type Permission, principalOf, readableProject } from '../../domain/accounts/auth.ts';
+import type { AppDeps } from '../../domain/app-deps.ts';
+import { actorOf } from '../../domain/events.ts';
 import { DeliveriesQuery, WebhookCreateBody, WebhookPatchBody, WebhooksQuery } from '../../schemas/webhooks.ts';
 import { id } from '../../schemas/common.ts';
-import { deliveryView, webhooks, webhookView, type WebhookRow } from '../pg/webhooks.ts';
-import { projects } from '../pg/projects.ts';
-import { audit } from '../pg/audit.ts';
+import { deliveryView, webhooks, webhookView, type WebhookRow } from '../../domain/pg/webhooks.ts';
+import { projects } from '../../domain/pg/projects.ts';
+import { audit } from '../../domain/pg/audit.ts';
 import { listBody, requestIdOf } from './support.ts';
-import { generateSecret } from '../../projections/webhooks/signature.ts';
-import { parseTarget, resolveTarget, TargetRefused } from '../../projections/webhooks/targets.ts';
-import { sendOnce } from '../../projections/webhooks/sender.ts';
-import { deliveryIdOf } from '../../projections/webhooks/deliveries.ts';
+import { generateSecret } from '../../domain/webhooks/signature.ts';
+import { parseTarget, resolveTarget, TargetRefused } from '../../domain/webhooks/targets.ts';
+import { sendOnce } from '../../domain/webhooks/sender.ts';
+import { deliveryIdOf } from '../../domain/webhooks/deliveries.ts';
 
 // Webhooks (docs/webhooks.md): a project's admins (and full keys) manage them;
 // readers list them, without secrets (header values masked too). The secret is

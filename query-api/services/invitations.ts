@@ -1,10 +1,10 @@
 import { AppError } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import type { PoolClient } from '../../lib/pg.ts';
-import { audit } from '../pg/audit.ts';
-import { invitations, invitationStatus, invitationView } from '../pg/invitations.ts';
-import { memberView, teamMembers, type MemberRow } from '../pg/team-members.ts';
-import type { UserRow } from '../pg/users.ts';
+import { audit } from '../../domain/pg/audit.ts';
+import { invitations, invitationStatus, invitationView } from '../../domain/pg/invitations.ts';
+import { memberView, teamMembers, type MemberRow } from '../../domain/pg/team-members.ts';
+import type { UserRow } from '../../domain/pg/users.ts';
 
 // Accepting an invitation makes the membership, once: the invitation row is
 // locked, so the same token used twice at once yields one member and a 404.

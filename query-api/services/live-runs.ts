@@ -1,6 +1,6 @@
 import type { Queryable } from '../../lib/pg.ts';
-import { runCounts, runView, runsRepo, type RunRow } from '../pg/runs.ts';
-import { testListView, type TestRow } from '../pg/tests.ts';
+import { runCounts, runView, runsRepo, type RunRow } from '../../domain/pg/runs.ts';
+import { testListView, type TestRow } from '../../domain/pg/tests.ts';
 
 export const FINAL_STATUSES = new Set(['passed', 'failed', 'cancelled']);
 const FAILED = ['failed', 'timedOut', 'interrupted'];

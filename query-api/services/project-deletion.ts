@@ -1,8 +1,8 @@
 import type { PoolClient } from '../../lib/pg.ts';
-import type { EventLog } from '../../ingest/event-log.ts';
-import { makeEvent } from '../../ingest/events.ts';
+import type { EventLog } from '../../lib/event-log.ts';
+import { makeEvent } from '../../domain/events.ts';
 import type { Actor } from '../../schemas/events.ts';
-import { projects } from '../pg/projects.ts';
+import { projects } from '../../domain/pg/projects.ts';
 
 // Deleting projects, inside the caller's transaction: the management rows go
 // directly (keys, settings and the ingest run registry cascade), the data goes

@@ -4,7 +4,7 @@ import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
 import { killHard, spawnProjector } from '../support/processes.ts';
 import { sleep, startIngestLoad } from '../support/faults.ts';
-import { flakinessScores } from '../../query-api/pg/flakiness-scores.ts';
+import { flakinessScores } from '../../domain/pg/flakiness-scores.ts';
 
 const KILLS = Number(process.env.RUNLEDGER_FAULT_KILLS ?? 20) / 2;
 

@@ -4,7 +4,7 @@ import { createTenant } from '../support/tenants.ts';
 import { killHard, spawnProjector, type Projector } from '../support/processes.ts';
 import { snapshot } from '../support/snapshot.ts';
 import { sleep, startIngestLoad, type IngestLoad } from '../support/faults.ts';
-import { groupIdOf } from '../../projections/registry.ts';
+import { groupIdOf } from '../../lib/consumer-groups.ts';
 import { resetClickHouseFacts, resetPostgresReadModels, rewindConsumerGroup, waitForMutations } from '../../projections/reset.ts';
 
 const KILLS = Number(process.env.RUNLEDGER_FAULT_KILLS ?? 20);

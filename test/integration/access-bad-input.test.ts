@@ -3,7 +3,7 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { request, type Res } from '../support/http.ts';
 import { countingPool, startInstance, type Instance } from '../support/instances.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { ErrorBody } from '../../schemas/api.ts';
 
 // Bad input on the accounts and access routes: 400 with the error shape and the

@@ -5,8 +5,8 @@ import { adminToken, createTenant } from '../support/tenants.ts';
 import { client, request } from '../support/http.ts';
 import { createUser, PASSWORD, type Person } from '../support/people.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { newId } from '../../lib/ids.ts';
-import { signUserToken } from '../../lib/http/auth.ts';
+import { newId } from '../../schemas/ids.ts';
+import { signUserToken } from '../../domain/accounts/auth.ts';
 import { Me } from '../../schemas/accounts.ts';
 
 // People: who am I, the instance's users, passwords, sessions, and the login

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant } from '../support/tenants.ts';
 import { runEvents } from '../support/events.ts';
-import { EventLog } from '../../ingest/event-log.ts';
-import { makeEvent } from '../../ingest/events.ts';
+import { EventLog } from '../../lib/event-log.ts';
+import { makeEvent } from '../../domain/events.ts';
 import { waitForMutations } from '../../projections/reset.ts';
 import { CLICKHOUSE_DERIVED_TABLES, DERIVED_SNAPSHOTS, PROJECT_DAILY_TABLE, TEST_CASE_DAILY_TABLE } from '../../projections/clickhouse/tables/derived.ts';
 

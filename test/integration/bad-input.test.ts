@@ -6,7 +6,7 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { adminToken, createTenant, type Tenant } from '../support/tenants.ts';
 import { client, request, type Res } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { sql } from '../../lib/clickhouse.ts';
 import type { ErrorCode } from '../../lib/errors.ts';
 import { ErrorBody } from '../../schemas/api.ts';

@@ -3,7 +3,7 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client, request } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { BatchResponse } from '../../schemas/batch.ts';
 
 // POST /api/ingest/batch: any mix of items, each validated on its own, appended

@@ -3,7 +3,7 @@ import { startTestStack, projectionPositions, type TestStack } from '../support/
 import { createTenant } from '../support/tenants.ts';
 import { runEvents, STEPS_PER_GENERATED_TEST } from '../support/events.ts';
 import { killHard, spawnProjector } from '../support/processes.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { EventLog } from '../../lib/event-log.ts';
 import { waitForMutations } from '../../projections/reset.ts';
 import type { Event } from '../../schemas/events.ts';
 

@@ -3,13 +3,13 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client, type Res } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
-import { EventLog } from '../../ingest/event-log.ts';
-import { makeEvent } from '../../ingest/events.ts';
+import { EventLog } from '../../lib/event-log.ts';
+import { makeEvent } from '../../domain/events.ts';
 import { FlakinessResponse } from '../../schemas/flakiness.ts';
-import { assessFlakiness } from '../../query-api/flakiness/service.ts';
-import { flakinessScores } from '../../query-api/pg/flakiness-scores.ts';
-import { caseExecutions } from '../../query-api/ch/flakiness.ts';
-import { DEFAULT_PARAMS, dayOf, evidenceOf } from '../../query-api/flakiness/score.ts';
+import { assessFlakiness } from '../../domain/analytics/flakiness/service.ts';
+import { flakinessScores } from '../../domain/pg/flakiness-scores.ts';
+import { caseExecutions } from '../../domain/ch/flakiness.ts';
+import { DEFAULT_PARAMS, dayOf, evidenceOf } from '../../domain/analytics/flakiness/score.ts';
 
 // Twelve runs of fifteen tests on main, over HTTP, with one of each kind of
 // evidence; run 10 is an infrastructure incident (12 of 15 tests fail).

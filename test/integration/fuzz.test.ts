@@ -4,7 +4,7 @@ import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client, request, type Res } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
 import { PNG, ZIP } from '../support/artifacts.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 
 // Generated bad requests across every write route: each gets a 4xx (or, for a
 // batch of only bad items, a 200 rejecting every item), never a 5xx, and the

@@ -6,7 +6,7 @@ import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
 import { runEvents } from '../support/events.ts';
 import { form, sized, PNG } from '../support/artifacts.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { EventLog } from '../../lib/event-log.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { Housekeeper, type SweepReport } from '../../ops/housekeeping/housekeeper.ts';
 import { CLICKHOUSE_DERIVED_TABLES, DERIVED_SNAPSHOTS } from '../../projections/clickhouse/tables/derived.ts';
@@ -14,7 +14,7 @@ import type { Event } from '../../schemas/events.ts';
 import { runToEnd, spawnProcess } from '../support/processes.ts';
 import { snapshot } from '../support/snapshot.ts';
 import { resetClickHouseFacts, resetPostgresReadModels, rewindConsumerGroup, waitForMutations } from '../../projections/reset.ts';
-import { groupIdOf } from '../../projections/registry.ts';
+import { groupIdOf } from '../../lib/consumer-groups.ts';
 
 // Retention: runs older than their project's dataRetentionDays leave every
 // store through the log (run.deleted, as a user's DELETE does), whole ClickHouse

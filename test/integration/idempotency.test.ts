@@ -5,11 +5,11 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
-import { createApp } from '../../lib/http/app.ts';
+import { createApp } from '../../app/api.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPool, type Pool } from '../../lib/pg.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { EventLog } from '../../lib/event-log.ts';
 
 // Idempotency-Key (Fusillade reference): the same key within 24 h returns the
 // original response and creates nothing; another body → 409; held in Postgres,

@@ -5,10 +5,10 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
-import { createApp } from '../../lib/http/app.ts';
+import { createApp } from '../../app/api.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { EventLog } from '../../lib/event-log.ts';
 
 // A second API instance on the same stores whose broker address leads nowhere:
 // a real refused connection, not a mock. Ingest must answer 503 + Retry-After and

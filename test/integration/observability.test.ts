@@ -4,7 +4,7 @@ import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client, request, type Res } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
 import { killHard, spawnProcess, type Projector } from '../support/processes.ts';
-import { PROJECTION_NAMES } from '../../projections/registry.ts';
+import { PROJECTION_NAMES } from '../../lib/consumer-groups.ts';
 
 // Polls until `ok` holds (or gives up after a generous bound and returns the last value).
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000, also?: () => void): Promise<T> {

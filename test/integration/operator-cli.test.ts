@@ -6,10 +6,10 @@ import { runBody, testBody } from '../support/fixtures.ts';
 import { runEvents } from '../support/events.ts';
 import { snapshotPostgres } from '../support/snapshot.ts';
 import { killHard, runToEnd, spawnProcess } from '../support/processes.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { EventLog } from '../../lib/event-log.ts';
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
 import type { Event } from '../../schemas/events.ts';
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import { POSTGRES_READ_MODELS } from '../../projections/postgres/read-models.ts';
 
 const cli = (stack: TestStack, ...args: string[]) => runToEnd(['ops/cli.ts', ...args], { ...stack.env, RUNLEDGER_LOG_LEVEL: 'warn' });

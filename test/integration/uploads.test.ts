@@ -6,8 +6,8 @@ import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
 import { JPEG, MP4, PNG, WEBM, ZIP, form, sized } from '../support/artifacts.ts';
-import { newId } from '../../lib/ids.ts';
-import { signArtifactUrl } from '../../ingest/signed-urls.ts';
+import { newId } from '../../schemas/ids.ts';
+import { signArtifactUrl } from '../../lib/blobs/signed-urls.ts';
 
 const MiB = 1024 * 1024;
 

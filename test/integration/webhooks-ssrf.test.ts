@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
-import { sendOnce } from '../../projections/webhooks/sender.ts';
+import { sendOnce } from '../../domain/webhooks/sender.ts';
 
 // SSRF: with private targets not allowed (the production default), a webhook
 // URL that is not https or that resolves to a private, loopback, link-local or

@@ -1,5 +1,5 @@
-import { derivedId, newId } from '../../lib/ids.ts';
-import { makeEvent } from '../../ingest/events.ts';
+import { derivedId, newId } from '../../schemas/ids.ts';
+import { makeEvent } from '../../domain/events.ts';
 import type { Event } from '../../schemas/events.ts';
 
 // Events built the way ingest builds them, for tests whose subject is a

@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createApp, type RunledgerApp } from '../../lib/http/app.ts';
+import { createApp, type RunledgerApp } from '../../app/api.ts';
 import type { Config } from '../../lib/config.ts';
 import type { Pool } from '../../lib/pg.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { EventLog } from '../../lib/event-log.ts';
 import type { TestStack } from './stack.ts';
 
 export type Instance = { url: string; app: RunledgerApp; close(): Promise<void> };

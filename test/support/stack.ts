@@ -10,10 +10,11 @@ import { createLogger } from '../../lib/logger.ts';
 import { createPool, type Pool } from '../../lib/pg.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka, topicEnds } from '../../lib/kafka.ts';
-import { createApp, type RunledgerApp } from '../../lib/http/app.ts';
-import { EventLog } from '../../ingest/event-log.ts';
+import { createApp, type RunledgerApp } from '../../app/api.ts';
+import { EventLog } from '../../lib/event-log.ts';
 import { setupStores } from '../../ops/setup.ts';
-import { groupIdOf, startProjection, type ProjectionName } from '../../projections/registry.ts';
+import { startProjection } from '../../app/projectors.ts';
+import { groupIdOf, type ProjectionName } from '../../lib/consumer-groups.ts';
 import type { RunningConsumer } from '../../projections/kafka/consumer.ts';
 import type { Kafka } from 'kafkajs';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EVENT_TYPES, Event, partitionKey } from '../../schemas/events.ts';
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
-import { derivedId, isId, newId } from '../../lib/ids.ts';
+import { derivedId, isId, newId } from '../../schemas/ids.ts';
 
 describe('event schemas', () => {
   it('has a valid example for every event type', () => {

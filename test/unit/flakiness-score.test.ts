@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { betaCdf, betaQuantile } from '../../query-api/flakiness/beta.ts';
+import { betaCdf, betaQuantile } from '../../domain/analytics/flakiness/beta.ts';
 import {
   DEFAULT_PARAMS, SCORING_VERSION, classify, decayWeight, evidenceOf, passOnlyEvidence, scoreOf, sparseHistory, type Execution, type Outcome,
-} from '../../query-api/flakiness/score.ts';
+} from '../../domain/analytics/flakiness/score.ts';
 
 const DAY = 86_400;
 const AS_OF = 20_000; // a day number

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fisherGreater, mannWhitneyGreater, normalCdf } from '../../query-api/analytics/stats.ts';
+import { fisherGreater, mannWhitneyGreater, normalCdf } from '../../domain/analytics/stats.ts';
 
 describe("Fisher's exact test (one-sided: the current side fails more)", () => {
   it('matches textbook values', () => {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { sign, verify } from '../../projections/webhooks/signature.ts';
-import { isPublicAddress } from '../../projections/webhooks/targets.ts';
+import { sign, verify } from '../../domain/webhooks/signature.ts';
+import { isPublicAddress } from '../../domain/webhooks/targets.ts';
 
 describe('webhook signatures', () => {
   it('match openssl (an independent HMAC-SHA256 of "<t>.<body>")', () => {

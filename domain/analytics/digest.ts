@@ -1,9 +1,9 @@
 import type { Queryable } from '../../lib/pg.ts';
 import type { ClickHouse } from '../../lib/clickhouse.ts';
-import { errorClusters, resultBuckets, runDurationBuckets } from '../../query-api/ch/analytics.ts';
-import { assessFlakiness, titled } from '../../query-api/flakiness/service.ts';
-import { readProjectSettings } from '../../query-api/pg/project-settings-read.ts';
-import { dayOf } from '../../query-api/flakiness/score.ts';
+import { errorClusters, resultBuckets, runDurationBuckets } from '../ch/analytics.ts';
+import { assessFlakiness, titled } from './flakiness/service.ts';
+import { readProjectSettings } from '../pg/project-settings-read.ts';
+import { dayOf } from './flakiness/score.ts';
 
 const DAY = 86_400;
 const MAX_PERIOD_DAYS = 90;

@@ -6,7 +6,7 @@ import type { Pool } from '../../lib/pg.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Config } from '../../lib/config.ts';
 import { metrics } from '../../lib/metrics.ts';
-import type { DeliveryRow, WebhookRow } from '../../query-api/pg/webhooks.ts';
+import type { DeliveryRow, WebhookRow } from '../pg/webhooks.ts';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign } from './signature.ts';
 import { parseTarget, resolveTarget, TargetRefused } from './targets.ts';
 

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
-import { isId } from '../../lib/ids.ts';
+import { isId } from '../../schemas/ids.ts';
 import { testsRepo } from './tests.ts';
 
 export type TestCaseRow = { id: string; project_id: string; title: string; full_title: string; file_path: string; variant: string };

@@ -1,6 +1,6 @@
-import { derivedId } from '../../lib/ids.ts';
+import { derivedId } from '../../schemas/ids.ts';
 import type { Queryable } from '../../lib/pg.ts';
-import type { WebhookRow } from '../../query-api/pg/webhooks.ts';
+import type { WebhookRow } from '../pg/webhooks.ts';
 
 // A webhook event: the payload every subscribed hook receives, `{ id, event, timestamp, data }`.
 // `receivedAt`: when ingest received its cause; only hooks created by then get it.

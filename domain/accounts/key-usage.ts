@@ -1,6 +1,6 @@
-import type { Logger } from '../logger.ts';
-import type { Pool } from '../pg.ts';
-import { apiKeys } from '../../query-api/pg/api-keys.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { Pool } from '../../lib/pg.ts';
+import { apiKeys } from '../pg/api-keys.ts';
 
 // lastUsedAt of API keys without a write per request: each API process
 // remembers when it last saw each key and writes them all in one statement

@@ -1,6 +1,6 @@
-import { logGamma } from '../flakiness/beta.ts';
+import { logGamma } from './flakiness/beta.ts';
 
-// Tests for run comparison (query-api/analytics/compare.ts). One-sided: they
+// Tests for run comparison (domain/analytics/compare.ts). One-sided: they
 // ask whether the current side is worse (fails more, runs slower).
 
 const logChoose = (n: number, k: number) => logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);

@@ -1,20 +1,18 @@
 import type { Context, Next } from 'koa';
 import jwt from 'jsonwebtoken';
-import { AppError, notFound } from '../errors.ts';
-import type { Pool, Queryable } from '../pg.ts';
-import { API_KEY_PREFIX, apiKeys } from '../../query-api/pg/api-keys.ts';
-import { projects } from '../../query-api/pg/projects.ts';
-import { teams, type TeamRole } from '../../query-api/pg/teams.ts';
-import { users } from '../../query-api/pg/users.ts';
+import { AppError, notFound } from '../../lib/errors.ts';
+import type { Pool, Queryable } from '../../lib/pg.ts';
+import { API_KEY_PREFIX, apiKeys } from '../pg/api-keys.ts';
+import { projects } from '../pg/projects.ts';
+import { teams, type TeamRole } from '../pg/teams.ts';
+import { users } from '../pg/users.ts';
 import type { ApiKeyScope } from '../../schemas/api.ts';
 import type { KeyUsage } from './key-usage.ts';
+import type { Principal } from '../../lib/http/principal.ts';
 
-// Who is calling: a project API key (machines) or a user with a JWT (people).
-// Both go through `authorize` (a project) or `authorizeTeam` (a team) below: the
-// one place that decides access. docs/access.md has the table in prose.
-export type Principal =
-  | { kind: 'api_key'; keyId: string; projectId: string; teamId: string; scope: ApiKeyScope }
-  | { kind: 'user'; userId: string; isAdmin: boolean };
+// Who is calling (lib/http/principal.ts) goes through `authorize` (a project) or
+// `authorizeTeam` (a team) below: the one place that decides access.
+// docs/access.md has the table in prose.
 
 export type Permission = 'read' | 'ingest' | 'manage' | 'manage_keys' | 'own';
 

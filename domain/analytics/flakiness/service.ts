@@ -1,16 +1,8 @@
-import type { ClickHouse } from '../../lib/clickhouse.ts';
-import { withTransaction, type Pool, type Queryable } from '../../lib/pg.ts';
-import { flakinessScores, type StoredScore } from '../pg/flakiness-scores.ts';
-import { caseCounts, caseEvidence, caseTitles, incidentCounts, incidentRuns, type CaseTitle, type Scope } from '../ch/flakiness.ts';
-import { SCORING_VERSION, dayOf, evidenceOf, passOnlyEvidence, scoreOf, type Evidence, type FlakinessParams, type Score } from './score.ts';
-
-export type CaseFlakiness = {
-  testCaseId: string;
-  lastAt: number; // unix seconds of its latest execution in scope
-  incidentExecutions: number; // executions left out because their run was an incident
-  evidence: Evidence;
-  score: Score; // without its interval: see withInterval
-};
+import type { ClickHouse } from '../../../lib/clickhouse.ts';
+import { withTransaction, type Pool, type Queryable } from '../../../lib/pg.ts';
+import { flakinessScores, type StoredScore } from '../../pg/flakiness-scores.ts';
+import { caseCounts, caseEvidence, caseTitles, incidentCounts, incidentRuns, type CaseTitle, type Scope } from '../../ch/flakiness.ts';
+import { SCORING_VERSION, dayOf, evidenceOf, passOnlyEvidence, scoreOf, type CaseFlakiness, type Evidence, type FlakinessParams, type Score } from './score.ts';
 
 const EVIDENCE_CHUNK = 128;
 
@@ -72,7 +64,7 @@ export async function titled<T extends { testCaseId: string }>(ch: ClickHouse, p
 export const withInterval = (c: CaseFlakiness, params: FlakinessParams): CaseFlakiness => ({ ...c, score: scoreOf(c.evidence, params) });
 
 // A whole project scored as of `asOf`, every score with its interval: what the
-// flakiness projection stores (query-api/pg/flakiness-scores.ts).
+// flakiness projection stores (domain/pg/flakiness-scores.ts).
 export async function scoreProject(ch: ClickHouse, projectId: string, asOf: Date, params: FlakinessParams): Promise<Assessment> {
   const assessment = await assessFlakiness(ch, { projectId, asOf }, params);
   // Test cases with the same evidence totals (most of those that only passed) share their interval.

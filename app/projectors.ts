@@ -3,27 +3,24 @@ import type { Logger } from '../lib/logger.ts';
 import { createPool } from '../lib/pg.ts';
 import { ClickHouse } from '../lib/clickhouse.ts';
 import { createKafka } from '../lib/kafka.ts';
-import { runProjection, type Projection, type RunningConsumer } from './kafka/consumer.ts';
-import { PostgresProjection } from './postgres/projector.ts';
-import { ClickHouseProjection } from './clickhouse/projector.ts';
-import { BlobsProjection } from './blobs/projector.ts';
-import { LocalBlobStore } from '../ingest/blob-store.ts';
-import { Heartbeat } from './kafka/heartbeat.ts';
-import { QuarantineReactor } from './quarantine/reactor.ts';
-import { FlakinessProjection } from './flakiness/projection.ts';
-import { EventLog } from '../ingest/event-log.ts';
-import { WebhookDispatcher } from './webhooks/dispatcher.ts';
-import { WebhookSender } from './webhooks/sender.ts';
-import { DigestScheduler } from './webhooks/scheduler.ts';
+import { groupIdOf, type ProjectionName } from '../lib/consumer-groups.ts';
+import { runProjection, type Projection, type RunningConsumer } from '../projections/kafka/consumer.ts';
+import { PostgresProjection } from '../projections/postgres/projector.ts';
+import { ClickHouseProjection } from '../projections/clickhouse/projector.ts';
+import { BlobsProjection } from '../projections/blobs/projector.ts';
+import { LocalBlobStore } from '../lib/blobs/blob-store.ts';
+import { Heartbeat } from '../projections/kafka/heartbeat.ts';
+import { QuarantineReactor } from '../projections/quarantine/reactor.ts';
+import { FlakinessProjection } from '../projections/flakiness/projection.ts';
+import { EventLog } from '../lib/event-log.ts';
+import { WebhookDispatcher } from '../projections/webhooks/dispatcher.ts';
+import { WebhookSender } from '../domain/webhooks/sender.ts';
+import { DigestScheduler } from '../projections/webhooks/scheduler.ts';
 
 // Projections build read models (`flakiness` keeps each project's scores,
 // computed from ClickHouse); `quarantine` and `webhooks` are reactors: they
 // consume the log the same way, with their own consumer groups; the first
 // appends events, the second enqueues webhook deliveries (and its process sends them).
-export const PROJECTION_NAMES = ['postgres', 'clickhouse', 'blobs', 'flakiness', 'quarantine', 'webhooks'] as const;
-export type ProjectionName = (typeof PROJECTION_NAMES)[number];
-
-export const groupIdOf = (config: Config, name: ProjectionName) => `${config.consumerGroupPrefix}.projection.${name}`;
 
 // Builds a projection with its own connections and starts consuming.
 export async function startProjection(name: ProjectionName, config: Config, logger: Logger): Promise<RunningConsumer> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Queryable } from '../../lib/pg.ts';
-import { DEFAULT_PARAMS, type FlakinessParams } from '../flakiness/score.ts';
+import { DEFAULT_PARAMS, type FlakinessParams } from '../analytics/flakiness/score.ts';
 
 // Reads project_settings (written by the settings API, not here). A project
 // without a row has the defaults; the model's knobs live under

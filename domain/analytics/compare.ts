@@ -1,7 +1,7 @@
 import type { ClickHouse } from '../../lib/clickhouse.ts';
 import { caseHistory, previousRuns, runCases, runSummaries, type RunCase, type RunSummary, type Source } from '../ch/analytics.ts';
 import { incidentRuns } from '../ch/flakiness.ts';
-import { DEFAULT_PARAMS, dayOf } from '../flakiness/score.ts';
+import { DEFAULT_PARAMS, dayOf } from './flakiness/score.ts';
 import { fisherGreater, mannWhitneyGreater } from './stats.ts';
 
 // Run comparison (GET /api/runs/:id/compare/:baselineId), see docs/analytics.md.

@@ -1,5 +1,5 @@
 import { sql, type ClickHouse } from '../../lib/clickhouse.ts';
-import type { Execution, FlakinessParams, Outcome } from '../flakiness/score.ts';
+import type { Execution, FlakinessParams, Outcome } from '../analytics/flakiness/score.ts';
 import { runStatsFrom } from './analytics.ts';
 
 // The ClickHouse side of flakiness: which runs were infrastructure incidents,

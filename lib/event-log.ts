@@ -1,8 +1,8 @@
 import CircuitBreaker from 'opossum';
 import { Partitioners, type Kafka, type PartitionMetadata, type Producer } from 'kafkajs';
-import { AppError } from '../lib/errors.ts';
+import { AppError } from './errors.ts';
 import { Event, partitionKey } from '../schemas/events.ts';
-import { metrics } from '../lib/metrics.ts';
+import { metrics } from './metrics.ts';
 
 export type Position = { partition: number; offset: number };
 type Message = { key: string; value: string; headers: Record<string, string> };

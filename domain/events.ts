@@ -1,6 +1,6 @@
-import { newId } from '../lib/ids.ts';
+import { newId } from '../schemas/ids.ts';
 import type { Actor, EventData, EventOf, EventType } from '../schemas/events.ts';
-import type { Principal } from '../lib/http/auth.ts';
+import type { Principal } from '../lib/http/principal.ts';
 
 export function actorOf(principal: Principal): Actor {
   return principal.kind === 'api_key' ? { type: 'api_key', id: principal.keyId } : { type: 'user', id: principal.userId };

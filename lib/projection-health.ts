@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
-import type { Config } from '../lib/config.ts';
-import type { Queryable } from '../lib/pg.ts';
-import { PROJECTION_NAMES, groupIdOf } from './registry.ts';
+import type { Config } from './config.ts';
+import type { Queryable } from './pg.ts';
+import { PROJECTION_NAMES, groupIdOf } from './consumer-groups.ts';
 
 export type PartitionLag = { partition: number; end: number; committed: number | null; lag: number };
 export type ConsumerHealth = {

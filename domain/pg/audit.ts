@@ -1,4 +1,4 @@
-import { newId } from '../../lib/ids.ts';
+import { newId } from '../../schemas/ids.ts';
 import type { Queryable } from '../../lib/pg.ts';
 import { page } from './page.ts';
 

@@ -56,7 +56,7 @@ export const apiKeys = {
   async delete(db: Queryable, id: string): Promise<void> {
     await db.query('DELETE FROM api_keys WHERE id = $1', [id]);
   },
-  // Batched lastUsedAt (lib/http/key-usage.ts): one statement for many keys, and
+  // Batched lastUsedAt (domain/accounts/key-usage.ts): one statement for many keys, and
   // never moving a value backwards.
   async recordUse(db: Queryable, uses: Array<{ id: string; at: Date }>): Promise<void> {
     if (uses.length === 0) return;

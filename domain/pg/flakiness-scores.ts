@@ -1,6 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
-import type { CaseFlakiness } from '../flakiness/service.ts';
-import type { Classification, FlakinessParams, Score } from '../flakiness/score.ts';
+import type { CaseFlakiness, Classification, FlakinessParams, Score } from '../analytics/flakiness/score.ts';
 
 // flakiness_snapshots / flakiness_scores (migration 013): each project's scores
 // as the flakiness projection last computed them, replaced whole each time.

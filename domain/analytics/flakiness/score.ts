@@ -85,6 +85,15 @@ export type Score = {
 };
 
 const DAY = 86_400;
+// One test case's evidence and score in a scoring (the read model stores these).
+export type CaseFlakiness = {
+  testCaseId: string;
+  lastAt: number; // unix seconds of its latest execution in scope
+  incidentExecutions: number; // executions left out because their run was an incident
+  evidence: Evidence;
+  score: Score; // without its interval: see withInterval
+};
+
 export const dayOf = (unixSeconds: number) => Math.floor(unixSeconds / DAY);
 export const decayWeight = (ageDays: number, halfLifeDays: number) => Math.pow(2, -Math.max(0, ageDays) / halfLifeDays);
 
@@ -130,7 +139,7 @@ const byTime = (a: Execution, b: Execution) => a.t - b.t || (a.seq < b.seq ? -1 
 //   failures ends the history of a branch that ran within the last half-life.
 //
 // `executions` may be a sparse subset of the history (what ClickHouse sends for a
-// project, query-api/ch/flakiness.ts): every failed or flaky execution, the
+// project, domain/ch/flakiness.ts): every failed or flaky execution, the
 // executions next to a failure in time order (along its branch and along all
 // branches), and the last of each branch. That is all the sequence rules look
 // at; `whole` then gives what the subset cannot: how many executions there were,
@@ -232,7 +241,7 @@ export function evidenceOf(executions: readonly Execution[], asOfDay: number, pa
 }
 
 // The sparse subset of a history that evidenceOf needs (see WholeHistory), in
-// time order: the specification of what caseEvidence in query-api/ch/flakiness.ts
+// time order: the specification of what caseEvidence in domain/ch/flakiness.ts
 // selects in ClickHouse.
 export function sparseHistory(executions: readonly Execution[]): { executions: Execution[]; whole: Omit<WholeHistory, 'weightedExecutions'> } {
   const all = [...executions].sort(byTime);
