@@ -84,65 +84,72 @@ export async function consumerHealth(kafka: Kafka, db: Queryable, config: Config
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const [ends, waitedSince] = await Promise.all([
-      admin.fetchTopicOffsets(config.topic),
-      admin.fetchTopicOffsetsByTimestamp(config.topic, Date.now() - bound),
-    ]);
-    const oldEnough = new Map(waitedSince.map((p) => [p.partition, Number(p.offset)]));
-    return await Promise.all(
+    const ends = await admin.fetchTopicOffsets(config.topic);
+    const committedOf = await Promise.all(
       PROJECTION_NAMES.map(async (name) => {
-        const groupId = groupIdOf(config, name);
-        const [committed] = await admin.fetchOffsets({ groupId, topics: [config.topic] });
-        const byPartition = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-        const beat = byName.get(name);
-        // Every live instance started within the bound: none has had the time to commit yet.
-        const startedRecently = Boolean(beat?.started_recently);
-        const mine = progressOf.get(name) ?? new Map<number, ProgressRow>();
-        const partitions = ends
-          .map((e): PartitionLag => {
-            const end = Number(e.high);
-            const c = byPartition.get(e.partition) ?? -1;
-            const from = c >= 0 ? c : Number(e.low);
-            const lag = Math.max(0, end - from);
-            const p = mine.get(e.partition);
-            const waitedTooLong = lag > 0 && from < (oldEnough.get(e.partition) ?? 0);
-            return {
-              partition: e.partition, end, committed: c >= 0 ? c : null, lag,
-              lastCommitAt: iso(p?.last_commit_at), retries: p?.retries ?? 0,
-              stalled: waitedTooLong && !p?.committed_recently && !startedRecently,
-            };
-          })
-          .sort((a, b) => a.partition - b.partition);
-        const lag = partitions.reduce((sum, p) => sum + p.lag, 0);
-        const liveInstances = Number(beat?.live ?? 0);
-        const alive = liveInstances > 0;
-        const stuck = partitions.filter((p) => p.stalled);
-        const reason = lag > 0 && !alive
-          ? `events are waiting and no instance gave a sign of life within ${config.heartbeatStaleMs} ms`
-          : stuck.length
-            ? `partition(s) ${stuck.map((p) => p.partition).join(', ')}: an event has waited over ${bound} ms and nothing was committed meanwhile`
-            : null;
-        const latest = [...mine.values()].filter((p) => p.last_error_at).sort((a, b) => b.last_error_at!.getTime() - a.last_error_at!.getTime())[0];
-        const commits = [beat?.last_commit_at, ...[...mine.values()].map((p) => p.last_commit_at)].filter((d): d is Date => d instanceof Date);
-        return {
-          projection: name,
-          groupId,
-          status: reason ? 'stalled' : 'ok',
-          reason,
-          alive,
-          lag,
-          partitions,
-          liveInstances,
-          lastHeartbeatAt: iso(beat?.updated_at),
-          lastBatchAt: iso(beat?.last_batch_at),
-          lastCommitAt: commits.length ? new Date(Math.max(...commits.map((d) => d.getTime()))).toISOString() : null,
-          lastError: latest
-            ? { message: latest.last_error ?? '', at: iso(latest.last_error_at)!, partition: latest.partition, retries: latest.retries }
-            : null,
-          batchFailures: [...mine.values()].reduce((n, p) => n + Number(p.failures), 0),
-        } satisfies ConsumerHealth;
+        const [committed] = await admin.fetchOffsets({ groupId: groupIdOf(config, name), topics: [config.topic] });
+        return new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
       }),
     );
+    const fromOf = (i: number, partition: number, low: string) => {
+      const c = committedOf[i]!.get(partition) ?? -1;
+      return c >= 0 ? c : Number(low);
+    };
+    // Asked only when something waits: the healthy case costs no extra request.
+    const anyLag = PROJECTION_NAMES.some((_, i) => ends.some((e) => Number(e.high) > fromOf(i, e.partition, e.low)));
+    const waitedSince = anyLag ? await admin.fetchTopicOffsetsByTimestamp(config.topic, Date.now() - bound) : [];
+    const oldEnough = new Map(waitedSince.map((p) => [p.partition, Number(p.offset)]));
+    return PROJECTION_NAMES.map((name, i) => {
+      const groupId = groupIdOf(config, name);
+      const byPartition = committedOf[i]!;
+      const beat = byName.get(name);
+      // Every live instance started within the bound: none has had the time to commit yet.
+      const startedRecently = Boolean(beat?.started_recently);
+      const mine = progressOf.get(name) ?? new Map<number, ProgressRow>();
+      const partitions = ends
+        .map((e): PartitionLag => {
+          const end = Number(e.high);
+          const c = byPartition.get(e.partition) ?? -1;
+          const from = c >= 0 ? c : Number(e.low);
+          const lag = Math.max(0, end - from);
+          const p = mine.get(e.partition);
+          const waitedTooLong = lag > 0 && from < (oldEnough.get(e.partition) ?? 0);
+          return {
+            partition: e.partition, end, committed: c >= 0 ? c : null, lag,
+            lastCommitAt: iso(p?.last_commit_at), retries: p?.retries ?? 0,
+            stalled: waitedTooLong && !p?.committed_recently && !startedRecently,
+          };
+        })
+        .sort((a, b) => a.partition - b.partition);
+      const lag = partitions.reduce((sum, p) => sum + p.lag, 0);
+      const liveInstances = Number(beat?.live ?? 0);
+      const alive = liveInstances > 0;
+      const stuck = partitions.filter((p) => p.stalled);
+      const reason = lag > 0 && !alive
+        ? `events are waiting and no instance gave a sign of life within ${config.heartbeatStaleMs} ms`
+        : stuck.length
+          ? `partition(s) ${stuck.map((p) => p.partition).join(', ')}: an event has waited over ${bound} ms and nothing was committed meanwhile`
+          : null;
+      const latest = [...mine.values()].filter((p) => p.last_error_at).sort((a, b) => b.last_error_at!.getTime() - a.last_error_at!.getTime())[0];
+      const commits = [beat?.last_commit_at, ...[...mine.values()].map((p) => p.last_commit_at)].filter((d): d is Date => d instanceof Date);
+      return {
+        projection: name,
+        groupId,
+        status: reason ? 'stalled' : 'ok',
+        reason,
+        alive,
+        lag,
+        partitions,
+        liveInstances,
+        lastHeartbeatAt: iso(beat?.updated_at),
+        lastBatchAt: iso(beat?.last_batch_at),
+        lastCommitAt: commits.length ? new Date(Math.max(...commits.map((d) => d.getTime()))).toISOString() : null,
+        lastError: latest
+          ? { message: latest.last_error ?? '', at: iso(latest.last_error_at)!, partition: latest.partition, retries: latest.retries }
+          : null,
+        batchFailures: [...mine.values()].reduce((n, p) => n + Number(p.failures), 0),
+      } satisfies ConsumerHealth;
+    });
   } finally {
     await admin.disconnect();
   }
