@@ -3,6 +3,7 @@ import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
 // kafkajs is CommonJS: under Node's own ESM loader (the processes ops/up runs)
 // only some of its exports are visible as named imports.
 const { ConfigResourceTypes } = kafkajs;
+import { Admin as MetadataClient } from '@platformatic/kafka';
 import type { Config } from './config.ts';
 
 export function createKafka(config: Config, clientId: string): Kafka {
@@ -54,4 +55,27 @@ export async function ensureTopics(admin: Admin, config: Config): Promise<void> 
 export async function topicEnds(admin: Admin, topic: string): Promise<Map<number, number>> {
   const offsets = await admin.fetchTopicOffsets(topic);
   return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+}
+
+const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
+
+// Kafka's id of a topic: a UUID the cluster gives a topic when it is created, so
+// a topic deleted and created again under the same name has a new one. kafkajs
+// 2.2.4 speaks Metadata up to v6 and never sees it (it came with v10, Kafka 2.8),
+// so this one request goes through @platformatic/kafka, whose metadata call
+// negotiates a version that carries it.
+export async function topicIdOf(config: Config, topic: string): Promise<string> {
+  const client = new MetadataClient({
+    clientId: 'runledger-topic-id', bootstrapBrokers: config.kafkaBrokers, timeout: config.kafkaTimeoutMs, retries: 3, retryDelay: 500,
+  });
+  try {
+    const metadata = await client.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
+    const id = metadata.topics.get(topic)?.id;
+    if (!id || id === NO_TOPIC_ID) throw new Error(`Kafka gave no id for topic ${topic}: topic ids need Kafka 2.8 or newer`);
+    return id;
+  } catch (err) {
+    throw new Error(`could not read the id of topic ${topic}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }

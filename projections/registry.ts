@@ -9,6 +9,7 @@ import { ClickHouseProjection } from './clickhouse/projector.ts';
 import { BlobsProjection } from './blobs/projector.ts';
 import { LocalBlobStore } from '../ingest/blob-store.ts';
 import { Heartbeat } from './kafka/heartbeat.ts';
+import { verifyTopicIdentity } from './kafka/topic-identity.ts';
 import { QuarantineReactor } from './quarantine/reactor.ts';
 import { FlakinessProjection } from './flakiness/projection.ts';
 import { EventLog } from '../ingest/event-log.ts';
@@ -27,6 +28,8 @@ export const groupIdOf = (config: Config, name: ProjectionName) => `${config.con
 
 // Builds a projection with its own connections and starts consuming.
 export async function startProjection(name: ProjectionName, config: Config, logger: Logger): Promise<RunningConsumer> {
+  // Positions stored for an earlier incarnation of the topic would skip events in silence: refuse before consuming.
+  await verifyTopicIdentity(name, config, logger);
   const kafka = createKafka(config, `runledger-projection-${name}`);
   let projection: Projection;
   let fetch: { minBytes: number; maxWaitTimeInMs: number };
