@@ -84,10 +84,10 @@ describe('a projector after its topic was re-created', () => {
     await expect(stack.startProjection('postgres')).rejects.toThrow(/ends before the stored positions/);
     expect((await api().get(`/api/runs/${newRun}`)).status).toBe(404);
 
-    for (const name of ['postgres', 'clickhouse']) {
-      const reset = await runToEnd(['ops/cli.ts', 'reset', name], stack.env);
-      expect(reset.code, reset.stderr).toBe(0);
-      expect(reset.stdout).toContain(`the ${name} projection's read models and positions are empty`);
+    const resets = await Promise.all(['postgres', 'clickhouse'].map((name) => runToEnd(['ops/cli.ts', 'reset', name], stack.env)));
+    for (const [i, name] of ['postgres', 'clickhouse'].entries()) {
+      expect(resets[i]!.code, resets[i]!.stderr).toBe(0);
+      expect(resets[i]!.stdout).toContain(`the ${name} projection's read models and positions are empty`);
     }
     await stack.startProjection('postgres');
     await stack.startProjection('clickhouse');
