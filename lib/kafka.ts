@@ -3,7 +3,6 @@ import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
 // kafkajs is CommonJS: under Node's own ESM loader (the processes ops/up runs)
 // only some of its exports are visible as named imports.
 const { ConfigResourceTypes } = kafkajs;
-import { Admin as MetadataClient } from '@platformatic/kafka';
 import type { Config } from './config.ts';
 
 export function createKafka(config: Config, clientId: string): Kafka {
@@ -63,8 +62,11 @@ const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
 // a topic deleted and created again under the same name has a new one. kafkajs
 // 2.2.4 speaks Metadata up to v6 and never sees it (it came with v10, Kafka 2.8),
 // so this one request goes through @platformatic/kafka, whose metadata call
-// negotiates a version that carries it.
+// negotiates a version that carries it. It is imported here, when first needed:
+// its import costs several times kafkajs's (it compiles its option schemas), and
+// only the projectors that keep positions of their own ask for a topic id, once at start.
 export async function topicIdOf(config: Config, topic: string): Promise<string> {
+  const { Admin: MetadataClient } = await import('@platformatic/kafka');
   const client = new MetadataClient({
     clientId: 'runledger-topic-id', bootstrapBrokers: config.kafkaBrokers, timeout: config.kafkaTimeoutMs, retries: 3, retryDelay: 500,
   });
