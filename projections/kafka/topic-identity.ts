@@ -128,6 +128,12 @@ export async function postgresPositionsAreCurrent(db: Queryable, consumer: strin
   return (await staleReason(postgresStore(db), consumer, topic, currentId, ends)) === null;
 }
 
+// For `rebuild clickhouse`, which cannot cope with a re-created topic (the old
+// positions stay in projection_offsets_v1, whose highest offset wins): it refuses early.
+export async function clickhousePositionsAreCurrent(ch: ClickHouse, consumer: string, topic: string, currentId: string, ends: Map<number, number>): Promise<boolean> {
+  return (await staleReason(clickhouseStore(ch), consumer, topic, currentId, ends)) === null;
+}
+
 // The start-up check of one projection (projections/registry.ts): its own
 // short-lived connections; nothing to do for a projection without positions of its own.
 export async function verifyTopicIdentity(name: string, config: Config, logger: Logger): Promise<void> {
