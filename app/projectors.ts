@@ -16,6 +16,7 @@ import { EventLog } from '../lib/event-log.ts';
 import { WebhookDispatcher } from '../projections/webhooks/dispatcher.ts';
 import { WebhookSender } from '../domain/webhooks/sender.ts';
 import { DigestScheduler } from '../projections/webhooks/scheduler.ts';
+import { verifyTopicIdentity } from '../projections/kafka/topic-identity.ts';
 
 // Projections build read models (`flakiness` keeps each project's scores,
 // computed from ClickHouse); `quarantine` and `webhooks` are reactors: they
@@ -24,6 +25,8 @@ import { DigestScheduler } from '../projections/webhooks/scheduler.ts';
 
 // Builds a projection with its own connections and starts consuming.
 export async function startProjection(name: ProjectionName, config: Config, logger: Logger): Promise<RunningConsumer> {
+  // Positions stored for an earlier incarnation of the topic would skip events in silence: refuse before consuming.
+  await verifyTopicIdentity(name, config, logger);
   const kafka = createKafka(config, `runledger-projection-${name}`);
   let projection: Projection;
   let fetch: { minBytes: number; maxWaitTimeInMs: number };

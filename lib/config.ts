@@ -58,6 +58,8 @@ const Env = z.object({
   RUNLEDGER_FLAKINESS_SWEEP_MS: z.coerce.number().int().min(100).default(60_000),
   // /health/deep calls a projection with lag and no heartbeat this recent unhealthy.
   RUNLEDGER_HEARTBEAT_STALE_MS: z.coerce.number().int().min(500).default(60_000),
+  // /health/deep calls a projection stalled when an event has waited this long and none of its partition's batches committed meanwhile.
+  RUNLEDGER_STALL_AFTER_MS: z.coerce.number().int().min(500).default(60_000),
   // Webhooks (docs/webhooks.md). Private/loopback targets and plain http: development and tests only.
   RUNLEDGER_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1', 'true', 'false']).default('0'),
   // Delays before the 2nd, 3rd, ... attempt; attempts = 1 + the number of delays.
@@ -121,6 +123,7 @@ export type Config = {
   heartbeatIntervalMs: number;
   flakinessSweepMs: number;
   heartbeatStaleMs: number;
+  stallAfterMs: number;
   webhooks: {
     allowPrivate: boolean; retryDelaysMs: number[]; timeoutMs: number; pollMs: number; concurrency: number; perTargetConcurrency: number;
   };
@@ -166,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     heartbeatIntervalMs: e.RUNLEDGER_HEARTBEAT_INTERVAL_MS,
     flakinessSweepMs: e.RUNLEDGER_FLAKINESS_SWEEP_MS,
     heartbeatStaleMs: e.RUNLEDGER_HEARTBEAT_STALE_MS,
+    stallAfterMs: e.RUNLEDGER_STALL_AFTER_MS,
     webhooks: {
       allowPrivate: e.RUNLEDGER_WEBHOOK_ALLOW_PRIVATE === '1' || e.RUNLEDGER_WEBHOOK_ALLOW_PRIVATE === 'true',
       retryDelaysMs: e.RUNLEDGER_WEBHOOK_RETRY_DELAYS_MS.split(',').map(Number),

@@ -55,3 +55,29 @@ export async function topicEnds(admin: Admin, topic: string): Promise<Map<number
   const offsets = await admin.fetchTopicOffsets(topic);
   return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
 }
+
+const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
+
+// Kafka's id of a topic: a UUID the cluster gives a topic when it is created, so
+// a topic deleted and created again under the same name has a new one. kafkajs
+// 2.2.4 speaks Metadata up to v6 and never sees it (it came with v10, Kafka 2.8),
+// so this one request goes through @platformatic/kafka, whose metadata call
+// negotiates a version that carries it. It is imported here, when first needed:
+// its import costs several times kafkajs's (it compiles its option schemas), and
+// only the projectors that keep positions of their own ask for a topic id, once at start.
+export async function topicIdOf(config: Config, topic: string): Promise<string> {
+  const { Admin: MetadataClient } = await import('@platformatic/kafka');
+  const client = new MetadataClient({
+    clientId: 'runledger-topic-id', bootstrapBrokers: config.kafkaBrokers, timeout: config.kafkaTimeoutMs, retries: 3, retryDelay: 500,
+  });
+  try {
+    const metadata = await client.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
+    const id = metadata.topics.get(topic)?.id;
+    if (!id || id === NO_TOPIC_ID) throw new Error(`Kafka gave no id for topic ${topic}: topic ids need Kafka 2.8 or newer`);
+    return id;
+  } catch (err) {
+    throw new Error(`could not read the id of topic ${topic}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}

@@ -73,6 +73,26 @@ export const metrics = {
     help: 'Events published to the dead-letter topic, by projection and step',
     labelNames: ['projection', 'step'] as const,
   }),
+  // The three below are read from Postgres (projection_progress) by the API when
+  // it is scraped: projectors are other processes, and this is what all of them wrote.
+  projectionSinceCommit: new client.Gauge({
+    registers: [registry],
+    name: 'runledger_projection_seconds_since_last_commit',
+    help: 'Seconds since any instance of the projection last committed a batch (absent before the first commit)',
+    labelNames: ['projection'] as const,
+  }),
+  projectionBatchFailures: new client.Counter({
+    registers: [registry],
+    name: 'runledger_projection_batch_failures_total',
+    help: 'Failed batch attempts of the projection, every instance and partition, since the deployment began',
+    labelNames: ['projection'] as const,
+  }),
+  projectionRetries: new client.Gauge({
+    registers: [registry],
+    name: 'runledger_projection_batch_retries',
+    help: 'Failed attempts of the batch the projection is stuck on (the most over its partitions; 0 once it commits)',
+    labelNames: ['projection'] as const,
+  }),
   dbDuration: new client.Histogram({
     registers: [registry],
     name: 'runledger_db_query_duration_seconds',

@@ -4,6 +4,9 @@
 //   rebuild postgres [--keep-old]   replay the log into fresh Postgres read models, then switch
 //   rebuild clickhouse [--keep-old] the same for the ClickHouse fact tables
 //                                   (both ask for the projector to be stopped for the switch)
+//   reset postgres|clickhouse|flakiness
+//                                   empty a stopped projection's read models and positions: it replays the log
+//                                   (after the topic was re-created, the projector asks for this or a rebuild)
 //   dlq list [--json]               the dead letters: reason, step, projection, origin
 //   dlq replay (--all | --offset N[,N…]) [--projection NAME] [--step STEP]
 //                                   append them to the event log again (after a fix)
@@ -12,9 +15,11 @@ import { createLogger } from '../lib/logger.ts';
 import { createKafka } from '../lib/kafka.ts';
 import { rebuildPostgres } from './cli/rebuild.ts';
 import { rebuildClickHouse } from './cli/rebuild-clickhouse.ts';
+import { RESETTABLE, resetProjection, type Resettable } from './cli/reset.ts';
 import { readDeadLetters, replayDeadLetters, type DeadLetterEntry } from './cli/dlq.ts';
 
 const USAGE = `usage: runledger rebuild postgres|clickhouse [--keep-old]
+       runledger reset postgres|clickhouse|flakiness
        runledger dlq list [--json]
        runledger dlq replay (--all | --offset N[,N...]) [--projection NAME] [--step STEP]`;
 
@@ -46,6 +51,11 @@ async function main(argv: string[]): Promise<number> {
     const r = await rebuildClickHouse(config, logger, { keepOld: rest.includes('--keep-old'), say: (l) => console.log(l) });
     console.log(`clickhouse fact tables rebuilt from the log in ${(r.ms / 1000).toFixed(1)} s; switched ${r.switchMs} ms after the projector stopped` +
       (r.old ? `; the previous tables are in database ${r.old}` : ''));
+    return 0;
+  }
+  if (command === 'reset' && RESETTABLE.includes(sub as Resettable)) {
+    await resetProjection(config, sub as Resettable);
+    console.log(`the ${sub} projection's read models and positions are empty; start its projector: it replays ${config.topic} from the beginning`);
     return 0;
   }
   if (command === 'dlq' && (sub === 'list' || sub === 'replay')) {

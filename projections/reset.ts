@@ -6,6 +6,8 @@ import { POSTGRES_PROJECTION } from './postgres/projector.ts';
 import { CLICKHOUSE_FACT_TABLES, CLICKHOUSE_PROJECTION, DELETED_PROJECTS_TABLE } from './clickhouse/projector.ts';
 import { CLICKHOUSE_DERIVED_TABLES } from './clickhouse/tables/derived.ts';
 import { waitForMutations } from './clickhouse/mutations.ts';
+import { FLAKINESS_PROJECTION } from './flakiness/projection.ts';
+import { forgetTopicIdentityClickHouse, forgetTopicIdentityPostgres } from './kafka/topic-identity.ts';
 
 export { waitForMutations };
 
@@ -15,11 +17,21 @@ export { waitForMutations };
 export async function resetPostgresReadModels(pool: Pool): Promise<void> {
   await pool.query(`TRUNCATE ${POSTGRES_READ_MODELS.join(', ')}`);
   await pool.query('DELETE FROM projection_offsets WHERE projection = $1', [POSTGRES_PROJECTION]);
+  await forgetTopicIdentityPostgres(pool, POSTGRES_PROJECTION);
+}
+
+// The flakiness projection's stored scores are a cache (reads score live without
+// them); its position goes with them, so a start replays the log.
+export async function resetFlakinessScores(pool: Pool): Promise<void> {
+  await pool.query('TRUNCATE flakiness_snapshots, flakiness_scores');
+  await pool.query('DELETE FROM projection_offsets WHERE projection = $1', [FLAKINESS_PROJECTION]);
+  await forgetTopicIdentityPostgres(pool, FLAKINESS_PROJECTION);
 }
 
 export async function resetClickHouseFacts(ch: ClickHouse): Promise<void> {
   for (const table of [...CLICKHOUSE_FACT_TABLES, ...CLICKHOUSE_DERIVED_TABLES, DELETED_PROJECTS_TABLE]) await ch.command(`TRUNCATE TABLE ${table}`);
   await ch.command(`ALTER TABLE projection_offsets_v1 DELETE WHERE projection = ${sql.str(CLICKHOUSE_PROJECTION)}`);
+  await forgetTopicIdentityClickHouse(ch, CLICKHOUSE_PROJECTION);
   await waitForMutations(ch);
 }
 

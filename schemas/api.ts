@@ -231,13 +231,20 @@ const HealthCheck = z.object({
 export const HealthReady = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.array(HealthCheck) });
 const ConsumerHealth = z.object({
   projection: z.string(), groupId: z.string(),
-  // stalled: messages are waiting and no instance showed a sign of life within the bound
-  status: z.enum(['ok', 'stalled']), alive: z.boolean(), lag: z.number().int(),
-  partitions: z.array(z.object({ partition: z.number().int(), end: z.number().int(), committed: z.number().int().nullable(), lag: z.number().int() })),
+  // stalled: events are waiting and no instance showed a sign of life within RUNLEDGER_HEARTBEAT_STALE_MS,
+  // or an event has waited RUNLEDGER_STALL_AFTER_MS and its partition committed nothing meanwhile
+  status: z.enum(['ok', 'stalled']), reason: z.string().nullable(), alive: z.boolean(), lag: z.number().int(),
+  partitions: z.array(z.object({
+    partition: z.number().int(), end: z.number().int(), committed: z.number().int().nullable(), lag: z.number().int(),
+    lastCommitAt: isoDate.nullable(), retries: z.number().int(), stalled: z.boolean(),
+  })),
   liveInstances: z.number().int(), lastHeartbeatAt: isoDate.nullable(), lastBatchAt: isoDate.nullable(), lastCommitAt: isoDate.nullable(),
+  // the most recent failed batch, kept after recovery; retries: failed attempts of that partition's batch since its last commit
+  lastError: z.object({ message: z.string(), at: isoDate, partition: z.number().int(), retries: z.number().int() }).nullable(),
+  batchFailures: z.number().int(),
 });
 export const HealthDeep = z.object({
   status: z.enum(['ok', 'unhealthy']), checks: z.array(HealthCheck),
-  // empty when a dependency is down; consumersError when they could not be read
+  // empty when Postgres or Kafka is down; consumersError when they could not be read
   consumers: z.array(ConsumerHealth), consumersError: z.string().optional(),
 });

@@ -2,7 +2,8 @@ import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createPool } from '../../lib/pg.ts';
 import { ClickHouse, chDateTime, sql } from '../../lib/clickhouse.ts';
-import { createKafka, topicEnds } from '../../lib/kafka.ts';
+import { createKafka, topicEnds, topicIdOf } from '../../lib/kafka.ts';
+import { clickhousePositionsAreCurrent } from '../../projections/kafka/topic-identity.ts';
 import { clickhouseViewStatements, migrateClickHouse } from '../../lib/migrate.ts';
 import { runProjection, type RunningConsumer } from '../../projections/kafka/consumer.ts';
 import { CLICKHOUSE_FACT_TABLES, CLICKHOUSE_PROJECTION, ClickHouseProjection, DELETED_PROJECTS_TABLE } from '../../projections/clickhouse/projector.ts';
@@ -32,6 +33,20 @@ async function positions(ch: ClickHouse, topic: string): Promise<Map<number, num
   return new Map(rows.map((r) => [Number(r.p), Number(r.o)]));
 }
 
+async function refuseAfterTopicRecreated(config: Config, live: ClickHouse): Promise<void> {
+  const admin = createKafka(config, 'runledger-rebuild').admin();
+  await admin.connect();
+  try {
+    const [id, ends] = await Promise.all([topicIdOf(config, config.topic), topicEnds(admin, config.topic)]);
+    if (!(await clickhousePositionsAreCurrent(live, CLICKHOUSE_PROJECTION, config.topic, id, ends))) {
+      await live.close();
+      throw new Error(`the ClickHouse positions belong to an earlier topic ${config.topic} (it was re-created): stop the clickhouse projector(s) and run \`ops/runledger reset clickhouse\` instead`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function rebuildClickHouse(
   config: Config,
   logger: Logger,
@@ -42,6 +57,7 @@ export async function rebuildClickHouse(
   const shadowDb = `${config.clickhouseDb}_rebuild_${id}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 6 * 3600_000);
   const live = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
+  await refuseAfterTopicRecreated(config, live);
   const pool = createPool(config.pgUrl, 1);
   await live.command(`CREATE DATABASE ${sql.ident(shadowDb)}`);
   const shadow = ClickHouse.connect(config.clickhouseUrl, shadowDb);

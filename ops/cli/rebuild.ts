@@ -1,7 +1,8 @@
 import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createPool, withTransaction, type Queryable } from '../../lib/pg.ts';
-import { createKafka, topicEnds } from '../../lib/kafka.ts';
+import { createKafka, topicEnds, topicIdOf } from '../../lib/kafka.ts';
+import { postgresPositionsAreCurrent, recordTopicIdentityPostgres } from '../../projections/kafka/topic-identity.ts';
 import { migratePostgres } from '../../lib/migrate.ts';
 import { runProjection, type RunningConsumer } from '../../projections/kafka/consumer.ts';
 import { PostgresProjection, POSTGRES_PROJECTION } from '../../projections/postgres/projector.ts';
@@ -73,7 +74,10 @@ export async function rebuildPostgres(
     // then the shadow reaches its last position and nothing moves during the swap.
     await waitForProjectorsToStop(live, POSTGRES_PROJECTION, config, deadline, opts.say);
     switchStarted = Date.now();
-    await catchUp(await positions(live), 'the live position');
+    // After the topic was re-created the live positions are the old topic's: there is nothing of them to reach.
+    const topicId = await topicIdOf(config, config.topic);
+    const liveCurrent = await postgresPositionsAreCurrent(live, POSTGRES_PROJECTION, config.topic, topicId, await topicEnds(admin, config.topic));
+    await catchUp(liveCurrent ? await positions(live) : new Map(), 'the live position');
     await consumer.stop();
     consumer = null;
     const old = `${shadow}_old`;
@@ -89,6 +93,7 @@ export async function rebuildPostgres(
         `INSERT INTO public.projection_offsets SELECT * FROM ${shadow}.projection_offsets WHERE projection = $1`,
         [POSTGRES_PROJECTION],
       );
+      await recordTopicIdentityPostgres(client, POSTGRES_PROJECTION, config.topic, topicId);
     });
     switchMs = Date.now() - switchStarted;
     await live.query(`DROP SCHEMA ${shadow} CASCADE`);

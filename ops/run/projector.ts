@@ -3,6 +3,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { startProjection } from '../../app/projectors.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../lib/consumer-groups.ts';
+import { TopicRecreatedError } from '../../projections/kafka/topic-identity.ts';
 import { onShutdown } from './shutdown.ts';
 import { serveMetrics } from '../../lib/metrics.ts';
 
@@ -13,7 +14,13 @@ if (!PROJECTION_NAMES.includes(name)) {
 }
 const config = loadConfig();
 const logger = createLogger(`projector-${name}`, config.logLevel);
-const running = await startProjection(name, config, logger);
+// A projector that refuses to start tells the operator why and what to do, in
+// its log and on stderr. Exit status 78 (EX_CONFIG): restarting will not help.
+const running = await startProjection(name, config, logger).catch((err: Error) => {
+  logger.fatal({ err }, err.message);
+  console.error(`projector-${name}: ${err.message}`);
+  process.exit(err instanceof TopicRecreatedError ? 78 : 1);
+});
 const metricsServer = await serveMetrics(config.host, config.metricsPort);
 logger.info({ projection: name, topic: config.topic, metricsPort: config.metricsPort || null }, 'projector running');
 

@@ -133,6 +133,7 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       } catch (err) {
         // kafkajs retries the batch (its own logs are off): say why here.
         logger.error({ err, projection: projection.name, partition: batch.partition, firstOffset: batch.firstOffset() }, 'batch failed, it will be retried');
+        liveness?.failed(batch.partition, err); // /health/deep and /metrics show it (projection_progress)
         throw err;
       }
       applyEnd();
@@ -144,7 +145,7 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       const commitEnd = metrics.commitDuration.startTimer(labels);
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
       commitEnd();
-      liveness?.commit();
+      liveness?.commit(batch.partition);
       metrics.consumerLag.set({ ...labels, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
       await heartbeat();
       logger.debug({ partition: batch.partition, events: batch.messages.length, ms: Date.now() - started }, 'batch applied');

@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import type { AppDeps } from '../../domain/app-deps.ts';
-import { consumerHealth } from '../../lib/projection-health.ts';
-import { PROMETHEUS_CONTENT_TYPE, registry } from '../../lib/metrics.ts';
+import { consumerHealth, projectionProgress } from '../../lib/projection-health.ts';
+import { PROMETHEUS_CONTENT_TYPE, registry, metrics } from '../../lib/metrics.ts';
+import type { Queryable } from '../../lib/pg.ts';
 
 const within = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms))]);
@@ -36,9 +37,29 @@ function dependencyChecks({ pool, ch, kafka }: AppDeps): Promise<Check[]> {
   ]);
 }
 
+// The projections' progress as every projector process wrote it. A scrape while
+// Postgres is away keeps the last values (the scrape itself must not fail).
+async function refreshProjectionMetrics(db: Queryable): Promise<void> {
+  let rows;
+  try {
+    rows = await within(projectionProgress(db), 2000);
+  } catch {
+    return;
+  }
+  metrics.projectionBatchFailures.reset();
+  for (const r of rows) {
+    const labels = { projection: r.projection };
+    if (r.secondsSinceLastCommit === null) metrics.projectionSinceCommit.remove(labels);
+    else metrics.projectionSinceCommit.set(labels, r.secondsSinceLastCommit);
+    // A counter kept in Postgres: it only grows, whichever process failed.
+    metrics.projectionBatchFailures.inc(labels, r.batchFailures);
+    metrics.projectionRetries.set(labels, r.retries);
+  }
+}
+
 // /health: the process serves. /health/ready: it can do its job, i.e. Kafka,
 // Postgres and ClickHouse all answer. /health/deep: the same, plus every
-// projection's consumer lag and liveness. /metrics: Prometheus text format.
+// projection's consumer lag, liveness, progress and last batch error. /metrics: Prometheus text format.
 export function healthRouter(deps: AppDeps): Router {
   const router = new Router();
   router.get('/health', (ctx) => {
@@ -53,7 +74,9 @@ export function healthRouter(deps: AppDeps): Router {
   });
   router.get('/health/deep', async (ctx) => {
     const checks = await dependencyChecks(deps);
-    const canRead = checks.every((c) => c.status === 'ok');
+    const ok = (name: string) => checks.some((c) => c.name === name && c.status === 'ok');
+    // Consumer health needs Kafka and Postgres only: with ClickHouse down it still shows who is stuck.
+    const canRead = ok('postgres') && ok('kafka');
     let consumers: unknown[] = [];
     let consumersError: string | undefined;
     if (canRead) {
@@ -63,12 +86,13 @@ export function healthRouter(deps: AppDeps): Router {
         consumersError = (err as Error).message;
       }
     }
-    const healthy = canRead && !consumersError && consumers.every((c) => (c as { status: string }).status === 'ok');
+    const healthy = checks.every((c) => c.status === 'ok') && !consumersError && consumers.every((c) => (c as { status: string }).status === 'ok');
     ctx.status = healthy ? 200 : 503;
     if (!healthy) ctx.set('Retry-After', '5');
     ctx.body = { status: healthy ? 'ok' : 'unhealthy', checks, consumers, ...(consumersError ? { consumersError } : {}) };
   });
   router.get('/metrics', async (ctx) => {
+    await refreshProjectionMetrics(deps.pool);
     ctx.type = PROMETHEUS_CONTENT_TYPE;
     ctx.body = await registry.metrics();
   });
