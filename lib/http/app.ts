@@ -24,6 +24,7 @@ import { UPLOAD_PATH, uploadRouter } from '../../ingest/uploads.ts';
 import { artifactFilesRouter, artifactsRouter } from '../../query-api/routes/artifacts.ts';
 import { healthRouter } from '../../query-api/routes/health.ts';
 import { authRouter } from '../../query-api/routes/auth.ts';
+import { personalTokensRouter } from '../../query-api/routes/personal-tokens.ts';
 import { usersRouter } from '../../query-api/routes/users.ts';
 import { teamsRouter } from '../../query-api/routes/teams.ts';
 import { teamMembersRouter } from '../../query-api/routes/team-members.ts';
@@ -69,7 +70,7 @@ export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
   apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps), flakinessRouter(deps), analyticsRouter(deps),
-  webhooksRouter(deps), schedulesRouter(deps),
+  webhooksRouter(deps), schedulesRouter(deps), personalTokensRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.

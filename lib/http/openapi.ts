@@ -8,6 +8,7 @@ import * as fl from '../../schemas/flakiness.ts';
 import * as an from '../../schemas/analytics.ts';
 import * as wh from '../../schemas/webhooks.ts';
 import { BatchItem, BatchResponse } from '../../schemas/batch.ts';
+import * as pt from '../../schemas/personal-tokens.ts';
 import { Artifact, ArtifactsQuery, UploadFields } from '../../schemas/upload.ts';
 
 // The OpenAPI 3.1 document of the API (GET /openapi.json, rendered by GET /docs).
@@ -107,6 +108,16 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/auth/users': {
     tag: 'auth', permission: 'instance_admin', summary: 'Create a user.', body: acc.UserCreateBody,
     ok: { status: 201, ...R('User', api.User) }, errors: ['conflict'],
+  },
+  'POST /api/auth/tokens': {
+    tag: 'auth', permission: 'user', body: pt.PersonalTokenCreateBody,
+    summary: 'Create a personal API token `rlp_…` (in this answer only) acting as me within my team roles, narrowed by its scope (`read` or `full`). Takes a session: a token cannot create tokens.',
+    ok: { status: 201, ...R('PersonalTokenCreated', pt.PersonalTokenCreated) },
+  },
+  'GET /api/auth/tokens': { tag: 'auth', permission: 'user', summary: 'My personal tokens (masked), with last use and expiry.', ok: { status: 200, ...R('PersonalTokenList', list(pt.PersonalToken)) } },
+  'DELETE /api/auth/tokens/:id': {
+    tag: 'auth', permission: 'user', params: { id: id('personalToken') }, summary: 'Revoke one of my personal tokens: refused from the next request on.',
+    ok: { status: 200, ...R('Deleted', acc.Deleted) },
   },
   'POST /api/auth/change-password': {
     tag: 'auth', permission: 'user', summary: 'Change my password: a new token; every earlier session ends. Rate-limited per IP.',
@@ -435,7 +446,7 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
       schemas,
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a project API key (also `Authorization: ApiKey rl_…` or `Bearer rl_…`)' },
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a user token from POST /api/auth/login' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a user token from POST /api/auth/login, or a personal API token `rlp_…` (POST /api/auth/tokens)' },
       },
     },
     security: [{ apiKey: [] }, { bearer: [] }],

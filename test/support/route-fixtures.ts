@@ -32,7 +32,8 @@ export type World = { fresh: Fresh; unique(): string };
 // `form` sends multipart/form-data instead of a JSON body.
 export type Call = { params?: Record<string, string>; query?: string; body?: unknown; form?: Record<string, string | Blob> };
 export type Cred = { kind: 'key'; projectId: string; teamId: string; scope: 'full' | 'ingest' | 'read' }
-  | { kind: 'user'; roles: Record<string, 'owner' | 'admin' | 'member' | 'viewer'>; instanceAdmin: boolean };
+  // token: a personal API token of that user (its scope), instead of a session
+  | { kind: 'user'; roles: Record<string, 'owner' | 'admin' | 'member' | 'viewer'>; instanceAdmin: boolean; token?: 'read' | 'full' };
 export type Outcome = 'allow' | { status: number; code: string };
 
 export type RouteFixture =
@@ -214,6 +215,17 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   // a wrong current password shows the route is reachable, and by whom.
   'POST /api/auth/change-password': {
     target: 'self', requires: 'user', call: () => ({ body: { currentPassword: 'not the current one', newPassword: 'a new and private passphrase' } }),
-    expect: (c) => (c.kind === 'user' ? { status: 400, code: 'validation_error' } : undefined),
+    expect: (c) => (c.kind === 'user' ? (c.token === 'read' ? { status: 403, code: 'insufficient_scope' } : { status: 400, code: 'validation_error' }) : undefined),
+  },
+  // personal API tokens: a session creates them, a token cannot
+  'POST /api/auth/tokens': {
+    target: 'self', requires: 'user', call: (w) => ({ body: { name: `matrix ${w.unique()}`, scope: 'read' } }),
+    expect: (c) => (c.kind === 'user' && c.token ? { status: 403, code: 'insufficient_scope' } : undefined),
+  },
+  'GET /api/auth/tokens': { target: 'self', requires: 'user', call: () => ({}) },
+  // someone else's (or no one's) token: 404 for every user
+  'DELETE /api/auth/tokens/:id': {
+    target: 'self', requires: 'user', call: () => id('pat_01JAAAAAAAAAAAAAAAAAAAAAAA'),
+    expect: (c) => (c.kind !== 'user' ? undefined : c.token === 'read' ? { status: 403, code: 'insufficient_scope' } : { status: 404, code: 'not_found' }),
   },
 };
