@@ -16,7 +16,7 @@ export const WEBHOOK_FORMATS = ['json', 'slack', 'teams', 'discord', 'pagerduty'
 export const WebhookFormat = z.enum(WEBHOOK_FORMATS);
 export type WebhookFormat = z.infer<typeof WebhookFormat>;
 // PagerDuty's integration key (32 characters), sent in every body of a pagerduty hook.
-const RoutingKey = z.string().regex(/^[A-Za-z0-9]{20,64}$/, 'must be a PagerDuty integration key (20-64 letters and digits)');
+const RoutingKey = z.string().regex(/^[A-Za-z0-9]{32}$/, 'must be a PagerDuty integration key (32 letters and digits)');
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
 // Headers we set ourselves, or that would break the request, cannot be configured.
