@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { MountedRoute } from './routes.ts';
+import { exampleOf } from './openapi-examples.ts';
 import { id } from '../../schemas/common.ts';
 import * as api from '../../schemas/api.ts';
 import * as acc from '../../schemas/accounts.ts';
@@ -37,6 +38,8 @@ export type RouteDoc = {
   // appends to the event log: 503 unavailable when Kafka cannot be reached
   appends?: boolean;
   errors?: ErrorCode[];
+  // when the schema alone cannot give a valid example (lib/http/openapi-examples.ts)
+  examples?: { request?: unknown; response?: unknown };
 };
 
 const runId = { id: id('run') };
@@ -84,7 +87,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'GET /metrics': { tag: 'health', access: 'open', summary: 'Prometheus metrics (text exposition format).', ok: { status: 200, schema: null, contentType: 'text/plain' } },
   'GET /openapi.json': { tag: 'docs', access: 'open', summary: 'This OpenAPI 3.1 document.', ok: { status: 200, schema: null } },
-  'GET /docs': { tag: 'docs', access: 'open', summary: 'A self-contained HTML page listing the operations of /openapi.json.', ok: { status: 200, schema: null, contentType: 'text/html' } },
+  'GET /docs': { tag: 'docs', access: 'open', summary: 'The interactive API explorer (Swagger UI, served locally) on /openapi.json: "Authorize" with an API key or a token, then "Try it out".', ok: { status: 200, schema: null, contentType: 'text/html' } },
+  'GET /docs/assets/:file': {
+    tag: 'docs', access: 'open', params: { file: z.enum(['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png', 'init.js']) },
+    summary: 'The files of the explorer (Swagger UI from swagger-ui-dist, and its start-up script).', ok: { status: 200, schema: null, contentType: 'application/octet-stream' }, errors: ['not_found'],
+  },
 
   // ---- auth
   'GET /api/auth/setup': { tag: 'auth', access: 'open', summary: 'Whether the instance still needs its first administrator.', ok: { status: 200, schema: z.object({ needsSetup: z.boolean() }) } },
@@ -372,6 +379,7 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
 
   const paths: Record<string, Record<string, unknown>> = {};
   const undocumented: string[] = [];
+  const examplesLater: Array<{ op: Record<string, any>; doc: RouteDoc }> = [];
   for (const route of routes) {
     const key = `${route.method} ${route.path}`;
     const doc = ROUTE_DOCS[key];
@@ -429,6 +437,17 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
     if (key === 'GET /health/ready' || key === 'GET /health/deep') responses['503'] = { description: 'a dependency is down or a projection stalled', content: { 'application/json': { schema: okSchema } } };
     op.responses = responses;
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = op;
+    examplesLater.push({ op, doc });
+  }
+  // Examples once every named schema is in components: the request body's, the
+  // parameters', and the answer's (JSON answers).
+  for (const { op, doc } of examplesLater) {
+    for (const p of (op.parameters ?? []) as Array<Record<string, any>>) p.example ??= exampleOf(p.schema, schemas, p.name);
+    const body = (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['application/json']
+      ?? (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['multipart/form-data'];
+    if (body) body.example = doc.examples?.request ?? exampleOf(body.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
+    const ok = (op.responses as Record<string, { content?: Record<string, { schema: unknown; example?: unknown }> }>)[String(doc.ok.status)]?.content?.['application/json'];
+    if (ok && doc.ok.schema) ok.example = doc.examples?.response ?? exampleOf(ok.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
   }
 
   const document: OpenApiDocument = {

@@ -70,6 +70,7 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /metrics': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'GET /openapi.json': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'GET /docs': { target: 'open', call: () => ({}), expect: { status: 200 } },
+  'GET /docs/assets/:file': { target: 'open', call: () => ({ params: { file: 'init.js' } }), expect: { status: 200 } },
   'GET /api/auth/setup': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'POST /api/auth/setup': { target: 'open', call: () => ({ body: { email: 'late@example.com', password: 'another long passphrase' } }), expect: { status: 409, code: 'setup_complete' } },
   'POST /api/auth/login': { target: 'open', call: () => ({ body: { email: 'nobody@example.com', password: 'not the password' } }), expect: { status: 401, code: 'invalid_auth' } },
@@ -198,7 +199,8 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   // The token is the credential: anyone but the invited person is refused.
   'POST /api/team-members/accept': {
     target: 'team', requires: 'read', call: (t) => ({ body: { token: t.invitationToken } }),
-    expect: (c) => (c.kind === 'key' ? { status: 403, code: 'insufficient_scope' } : { status: 403, code: 'forbidden' }),
+    // a read personal token may not accept for its user
+    expect: (c) => (c.kind === 'key' || c.token === 'read' ? { status: 403, code: 'insufficient_scope' } : { status: 403, code: 'forbidden' }),
   },
   'GET /api/team-invitations': { target: 'team', requires: 'manage', call: (t) => ({ query: `teamId=${t.teamId}` }) },
   'DELETE /api/team-invitations/:id': {
