@@ -442,7 +442,9 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
   // Examples once every named schema is in components: the request body's, the
   // parameters', and the answer's (JSON answers).
   for (const { op, doc } of examplesLater) {
-    for (const p of (op.parameters ?? []) as Array<Record<string, any>>) p.example ??= exampleOf(p.schema, schemas, p.name);
+    // Only where a value is needed: the explorer pre-fills "Try it out" with
+    // examples, and an example of an optional filter or header would narrow the call.
+    for (const p of (op.parameters ?? []) as Array<Record<string, any>>) if (p.required) p.example ??= exampleOf(p.schema, schemas, p.name);
     const body = (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['application/json']
       ?? (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['multipart/form-data'];
     if (body) body.example = doc.examples?.request ?? exampleOf(body.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
