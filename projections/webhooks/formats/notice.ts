@@ -23,7 +23,7 @@ export type EventContext = { failures?: Failure[]; failureCount?: number };
 export type FormattableEvent = { id: string; event: string; projectId: string; timestamp: string; data: unknown; context?: EventContext };
 
 type Dict = Record<string, any>;
-const pct = (x: unknown, scale = 100) => (typeof x === 'number' ? `${Math.round(x * scale * 100) / 100}%` : 'n/a');
+const pct = (x: unknown, scale = 1) => (typeof x === 'number' ? `${Math.round(x * scale * 10_000) / 100}%` : 'n/a');
 const short = (sha: unknown) => (typeof sha === 'string' && sha ? sha.slice(0, 12) : 'n/a');
 const str = (x: unknown, fallback = 'n/a') => (x === null || x === undefined || x === '' ? fallback : String(x));
 const firstLine = (s: string | null | undefined) => (s ? s.split('\n').find((l) => l.trim())?.trim() ?? '' : '');
