@@ -444,7 +444,7 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
   for (const { op, doc } of examplesLater) {
     // Only where a value is needed: the explorer pre-fills "Try it out" with
     // examples, and an example of an optional filter or header would narrow the call.
-    for (const p of (op.parameters ?? []) as Array<Record<string, any>>) if (p.required) p.example ??= exampleOf(p.schema, schemas, p.name);
+    for (const p of (op.parameters ?? []) as Array<Record<string, any>>) if (p.required) p.example ??= exampleOf(p.schema, schemas as Record<string, Record<string, unknown>>, p.name);
     const body = (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['application/json']
       ?? (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['multipart/form-data'];
     if (body) body.example = doc.examples?.request ?? exampleOf(body.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
