@@ -21,15 +21,18 @@ export const personalTokens = {
   },
   // A usable token (not revoked, not expired) with its user, read on every
   // request and never cached: a revoked token is refused by the next request on
-  // every instance. lastUsedAt is written here, at most once a minute per token.
+  // every instance. lastUsedAt is written at most once a minute per token (an
+  // UPDATE per request would write a row version per request).
   async findUsable(db: Queryable, token: string): Promise<(PersonalTokenRow & { user_role: string }) | undefined> {
-    const r = await db.query(
-      `UPDATE personal_tokens t SET last_used_at = CASE WHEN t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute' THEN now() ELSE t.last_used_at END
-       FROM users u WHERE u.id = t.user_id AND t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
-       RETURNING t.*, u.role AS user_role`,
+    const t = (await db.query(
+      `SELECT t.*, u.role AS user_role FROM personal_tokens t JOIN users u ON u.id = t.user_id
+       WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())`,
       [sha256Hex(token)],
-    );
-    return r.rows[0];
+    )).rows[0];
+    if (t && (!t.last_used_at || Date.now() - t.last_used_at.getTime() > 60_000)) {
+      await db.query(`UPDATE personal_tokens SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, [t.id]);
+    }
+    return t;
   },
   async listOfUser(db: Queryable, userId: string): Promise<PersonalTokenRow[]> {
     return (await db.query('SELECT * FROM personal_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id', [userId])).rows;
