@@ -6,6 +6,7 @@ import { createUser, joinTeam, type Person } from '../support/people.ts';
 import { startInstance, type Instance } from '../support/instances.ts';
 import { runBody } from '../support/fixtures.ts';
 import { sha256Hex } from '../../lib/tokens.ts';
+import { PersonalToken, PersonalTokenCreated } from '../../schemas/personal-tokens.ts';
 
 // Personal API tokens (docs/access.md): shown once, SHA-256 at rest, acting as
 // their user within the user's current roles and narrowed by their scope,
@@ -35,6 +36,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 async function mint(scope: 'read' | 'full', extra: Record<string, unknown> = {}) {
   const res = await client(stack.url, { token: alice.token }).post('/api/auth/tokens', { name: `alice ${scope}`, scope, ...extra });
   expect(res.status, res.text).toBe(201);
+  expect(PersonalTokenCreated.strict().safeParse(res.body).success, res.text).toBe(true); // the documented answer
   return res.body as { id: string; token: string; maskedToken: string };
 }
 
@@ -50,6 +52,7 @@ describe('personal API tokens', () => {
     const listed = list.body.data.find((x: { id: string }) => x.id === made.id);
     expect(listed).toMatchObject({ scope: 'full', maskedToken: `rlp_****...****${made.token.slice(-4)}`, expiresAt: '2099-01-01T00:00:00.000Z' });
     expect(listed.lastUsedAt).not.toBeNull();
+    expect(list.body.data.every((x: unknown) => PersonalToken.strict().safeParse(x).success)).toBe(true);
     expect(list.text).not.toContain(made.token);
     expect((await client(stack.url, { token: alice.token }).del(`/api/auth/tokens/${made.id}`)).status).toBe(200);
     const audit = (await stack.pool.query(`SELECT action, actor_id FROM audit_log WHERE target_id = $1 ORDER BY created_at`, [made.id])).rows;
