@@ -54,7 +54,7 @@ function credentialFrom(ctx: Context): { type: 'key' | 'jwt' | 'token'; value: s
     return { type: 'jwt', value };
   }
   if (auth) throw new AppError('invalid_auth', 'unsupported Authorization scheme');
-  // EventSource cannot send headers: the live stream of a run takes ?token= (a key or a JWT).
+  // EventSource cannot send headers: the live stream of a run takes ?token= (a key, a personal token or a JWT).
   const token = ctx.method === 'GET' && STREAM_PATH.test(ctx.path) ? ctx.query.token : undefined;
   if (typeof token === 'string' && token) return { type: isPersonalToken(token) ? 'token' : token.startsWith(API_KEY_PREFIX) ? 'key' : 'jwt', value: token };
   return null;
