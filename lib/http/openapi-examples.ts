@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
 // Examples for the OpenAPI document (GET /openapi.json, shown by the /docs
 // explorer): a value for a JSON Schema, built from the schema itself (its
 // defaults, first enum value, formats, id patterns, bounds), so an example
@@ -85,4 +87,34 @@ export function exampleOf(schema: Schema | undefined, components: Record<string,
       return Object.fromEntries(Object.entries(props).map(([k, s]) => [k, exampleOf(s, components, k, depth + 1)]));
     }
   }
+}
+
+// Where schemas/examples.ts has it: a request body made of an example event's
+// data (the body that would have produced it), keeping only the keys the body
+// schema knows. undefined when that does not parse: the generated one is used.
+const project = EXAMPLE_EVENTS['run.created'].projectId;
+const data = (t: keyof typeof EXAMPLE_EVENTS) => EXAMPLE_EVENTS[t].data as Record<string, unknown>;
+export const EVENT_BODIES: Record<string, Record<string, unknown>> = {
+  'POST /api/runs': { projectId: project, ...data('run.created') },
+  'PATCH /api/runs/:id': { ...data('run.updated') },
+  'POST /api/test-suites': { projectId: project, ...data('suite.reported') },
+  'POST /api/tests': { projectId: project, ...data('test.reported') },
+  'POST /api/flakiness': { projectId: project, ...data('test.quarantine_changed') },
+};
+
+export function fittedExample(schema: z.ZodType, candidate: Record<string, unknown> | undefined): unknown {
+  if (!candidate) return undefined;
+  const c: Record<string, unknown> = { ...candidate };
+  for (let i = 0; i < 3; i++) {
+    const r = schema.safeParse(c);
+    if (r.success) {
+      // only what the body knows (a schema that strips unknown keys would accept more)
+      const known = r.data && typeof r.data === 'object' ? (r.data as Record<string, unknown>) : {};
+      return Object.fromEntries(Object.entries(c).filter(([k]) => k in known));
+    }
+    const extra = r.error.issues.flatMap((x) => (x.code === 'unrecognized_keys' && x.path.length === 0 ? x.keys : []));
+    if (!extra.length) return undefined;
+    for (const k of extra) delete c[k];
+  }
+  return undefined;
 }

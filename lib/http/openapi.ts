@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { MountedRoute } from './routes.ts';
-import { exampleOf } from './openapi-examples.ts';
+import { EVENT_BODIES, exampleOf, fittedExample } from './openapi-examples.ts';
 import { id } from '../../schemas/common.ts';
 import * as api from '../../schemas/api.ts';
 import * as acc from '../../schemas/accounts.ts';
@@ -379,7 +379,7 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
 
   const paths: Record<string, Record<string, unknown>> = {};
   const undocumented: string[] = [];
-  const examplesLater: Array<{ op: Record<string, any>; doc: RouteDoc }> = [];
+  const examplesLater: Array<{ op: Record<string, any>; doc: RouteDoc; key: string }> = [];
   for (const route of routes) {
     const key = `${route.method} ${route.path}`;
     const doc = ROUTE_DOCS[key];
@@ -437,17 +437,17 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
     if (key === 'GET /health/ready' || key === 'GET /health/deep') responses['503'] = { description: 'a dependency is down or a projection stalled', content: { 'application/json': { schema: okSchema } } };
     op.responses = responses;
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = op;
-    examplesLater.push({ op, doc });
+    examplesLater.push({ op, doc, key });
   }
   // Examples once every named schema is in components: the request body's, the
   // parameters', and the answer's (JSON answers).
-  for (const { op, doc } of examplesLater) {
+  for (const { op, doc, key } of examplesLater) {
     // Only where a value is needed: the explorer pre-fills "Try it out" with
     // examples, and an example of an optional filter or header would narrow the call.
     for (const p of (op.parameters ?? []) as Array<Record<string, any>>) if (p.required) p.example ??= exampleOf(p.schema, schemas as Record<string, Record<string, unknown>>, p.name);
     const body = (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['application/json']
       ?? (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['multipart/form-data'];
-    if (body) body.example = doc.examples?.request ?? exampleOf(body.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
+    if (body) body.example = doc.examples?.request ?? (doc.body && fittedExample(doc.body, EVENT_BODIES[key])) ?? exampleOf(body.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
     const ok = (op.responses as Record<string, { content?: Record<string, { schema: unknown; example?: unknown }> }>)[String(doc.ok.status)]?.content?.['application/json'];
     if (ok && doc.ok.schema) ok.example = doc.examples?.response ?? exampleOf(ok.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
   }
