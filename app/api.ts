@@ -33,6 +33,13 @@ import { analyticsRouter } from '../query-api/routes/analytics.ts';
 import { webhooksRouter } from '../query-api/routes/webhooks.ts';
 import { schedulesRouter } from '../query-api/routes/schedules.ts';
 import { docsRouter } from '../query-api/routes/docs.ts';
+import type { Kafka } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import type { Pool } from '../lib/pg.ts';
+import type { ClickHouse } from '../lib/clickhouse.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { EventLog } from '../lib/event-log.ts';
+import { personalTokensRouter } from '../query-api/routes/personal-tokens.ts';
 
 export type RunledgerApp = Koa & {
   // API keys' lastUsedAt, held in memory between writes.
@@ -50,7 +57,7 @@ export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
   apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps), flakinessRouter(deps), analyticsRouter(deps),
-  webhooksRouter(deps), schedulesRouter(deps),
+  webhooksRouter(deps), schedulesRouter(deps), personalTokensRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.

@@ -1,4 +1,4 @@
-import type { Config } from '../lib/config.ts';
+import { linkBaseOf, type Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createPool } from '../lib/pg.ts';
 import { ClickHouse } from '../lib/clickhouse.ts';
@@ -61,8 +61,9 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     // The sender runs beside the dispatcher, in this process, from Postgres.
     const sender = new WebhookSender(pool, config.webhooks, logger);
     // Scheduled digests too: they end as deliveries the sender sends.
-    const scheduler = new DigestScheduler(pool, ch, logger, { everyMs: Math.min(1000, config.webhooks.pollMs * 4), onEnqueued: () => sender.kick() });
+    const scheduler = new DigestScheduler(pool, ch, logger, { everyMs: Math.min(1000, config.webhooks.pollMs * 4), onEnqueued: () => sender.kick(), linkBase: linkBaseOf(config) });
     projection = new WebhookDispatcher(pool, ch, config.topic, logger, {
+      linkBase: linkBaseOf(config),
       onEnqueued: () => sender.kick(),
       onClose: async () => {
         await scheduler.close();

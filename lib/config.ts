@@ -50,6 +50,8 @@ const Env = z.object({
   RUNLEDGER_BLOB_URL_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
   // Where clients reach the API, for signed artifact URLs; the request's own origin when unset.
   RUNLEDGER_PUBLIC_URL: z.url().optional(),
+  // where the dashboard serves /runs/:id and /tests/:testCaseId: links in chat and paging webhooks (default RUNLEDGER_PUBLIC_URL)
+  RUNLEDGER_DASHBOARD_URL: z.url().optional(),
   ...rateLimitEnv(),
   // A projector's own Prometheus endpoint (0 = off); the API serves /metrics on its port.
   RUNLEDGER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
@@ -118,6 +120,7 @@ export type Config = {
   blobSigningSecret: string;
   blobUrlTtlSeconds: number;
   publicUrl: string | null;
+  dashboardUrl: string | null;
   rateLimits: RateLimits;
   metricsPort: number;
   heartbeatIntervalMs: number;
@@ -161,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     blobSigningSecret: e.RUNLEDGER_BLOB_SIGNING_SECRET,
     blobUrlTtlSeconds: e.RUNLEDGER_BLOB_URL_TTL_SECONDS,
     publicUrl: e.RUNLEDGER_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+    dashboardUrl: e.RUNLEDGER_DASHBOARD_URL?.replace(/\/+$/, '') ?? null,
     rateLimits: {
       windowMs: e.RUNLEDGER_RATE_LIMIT_WINDOW_MS as number,
       max: Object.fromEntries(Object.keys(RATE_LIMIT_DEFAULTS).map((g) => [g, e[`RUNLEDGER_RATE_LIMIT_${g.toUpperCase()}`] as number])) as Record<RateLimitGroup, number>,
@@ -183,3 +187,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...overrides,
   };
 }
+
+// The base of the dashboard links in webhook messages (docs/webhooks.md): null, no links.
+export const linkBaseOf = (c: Pick<Config, 'dashboardUrl' | 'publicUrl'>): string | null => c.dashboardUrl ?? c.publicUrl;

@@ -20,6 +20,7 @@ export const ID_PREFIXES = {
   webhook: 'wh',
   delivery: 'whd',
   schedule: 'sched',
+  personalToken: 'pat',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -9,6 +9,14 @@ export const WEBHOOK_EVENTS = [
   'digest.ready', 'threshold.breached',
 ] as const;
 export const WebhookEvent = z.enum(WEBHOOK_EVENTS);
+// The body a hook receives (docs/webhooks.md, Delivery formats): `json` is
+// Runledger's envelope; the others are Slack Block Kit, a Microsoft Teams
+// workflow (Adaptive Card), Discord (content + embeds), PagerDuty Events API v2.
+export const WEBHOOK_FORMATS = ['json', 'slack', 'teams', 'discord', 'pagerduty'] as const;
+export const WebhookFormat = z.enum(WEBHOOK_FORMATS);
+export type WebhookFormat = z.infer<typeof WebhookFormat>;
+// PagerDuty's integration key (32 characters), sent in every body of a pagerduty hook.
+const RoutingKey = z.string().regex(/^[A-Za-z0-9]{32}$/, 'must be a PagerDuty integration key (32 letters and digits)');
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
 // Headers we set ourselves, or that would break the request, cannot be configured.
@@ -34,7 +42,10 @@ export const WebhookCreateBody = z.object({
   secret: Secret.optional(),
   isActive: z.boolean().default(true),
   thresholds: Thresholds.nullable().default(null),
-}).strict();
+  format: WebhookFormat.default('json'),
+  // required with format pagerduty
+  routingKey: RoutingKey.optional(),
+}).strict().refine((b) => b.format !== 'pagerduty' || b.routingKey !== undefined, { message: "format 'pagerduty' needs 'routingKey'", path: ['routingKey'] });
 
 export const WebhookPatchBody = z.object({
   url: Url.optional(),
@@ -43,6 +54,8 @@ export const WebhookPatchBody = z.object({
   secret: Secret.optional(),
   isActive: z.boolean().optional(),
   thresholds: Thresholds.nullable().optional(),
+  format: WebhookFormat.optional(),
+  routingKey: RoutingKey.nullable().optional(),
 }).strict().refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 
 export const WebhooksQuery = Pagination.extend({ projectId: id('project').optional() });
@@ -56,6 +69,9 @@ export const DeliveriesQuery = Pagination.extend({ status: DeliveryStatus.option
 export const Webhook = z.object({
   id: z.string(), projectId: z.string(), url: z.string(), events: z.array(WebhookEvent), headers: z.record(z.string(), z.string()),
   isActive: z.boolean(), thresholds: Thresholds.nullable(),
+  format: WebhookFormat,
+  // masked (`****`) except in the creation response; null when not set
+  routingKey: z.string().nullable(),
   // why the dispatcher turned the hook off (a 410 from the receiver); cleared when it is turned back on
   disabledReason: z.string().nullable(),
   createdAt: isoDate, updatedAt: isoDate,
@@ -63,8 +79,9 @@ export const Webhook = z.object({
 export const WebhookCreated = Webhook.extend({ secret: z.string() });
 export const WebhookDelivery = z.object({
   id: z.string(), webhookId: z.string(), eventId: z.string(),
-  // the subscribed events, plus `webhook.test` (POST /api/webhooks/:id/test)
-  event: z.enum([...WEBHOOK_EVENTS, 'webhook.test']),
+  // the subscribed events, plus `webhook.test` (POST /api/webhooks/:id/test) and
+  // `threshold.recovered` (sent to the hooks of threshold.breached when the project is back within the bound)
+  event: z.enum([...WEBHOOK_EVENTS, 'webhook.test', 'threshold.recovered']),
   status: DeliveryStatus, attempts: z.number().int(),
   // of the last attempt
   statusCode: z.number().int().nullable(), error: z.string().nullable(), durationMs: z.number().int().nullable(),

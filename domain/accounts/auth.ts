@@ -9,6 +9,8 @@ import { users } from '../pg/users.ts';
 import type { ApiKeyScope } from '../../schemas/api.ts';
 import type { KeyUsage } from './key-usage.ts';
 import type { Principal } from '../../lib/http/principal.ts';
+import { checkTokenMethod, checkTokenScope, personalTokenUser } from './personal-tokens.ts';
+import { isPersonalToken } from '../pg/personal-tokens.ts';
 
 // Who is calling (lib/http/principal.ts) goes through `authorize` (a project) or
 // `authorizeTeam` (a team) below: the one place that decides access.
@@ -36,21 +38,22 @@ export function signUserToken(userId: string, secret: string, ttlSeconds: number
 const STREAM_PATH = /^\/api\/runs\/[^/]+\/stream$/;
 
 // X-API-Key: …, Authorization: ApiKey …, or Authorization: Bearer rl_… (a key);
-// any other Bearer token is a JWT.
-function credentialFrom(ctx: Context): { type: 'key' | 'jwt'; value: string } | null {
+// Bearer rlp_… is a personal token; any other Bearer token is a JWT.
+function credentialFrom(ctx: Context): { type: 'key' | 'jwt' | 'token'; value: string } | null {
   const header = ctx.get('x-api-key');
   if (header) return { type: 'key', value: header.trim() };
   const auth = ctx.get('authorization');
   const m = /^(ApiKey|Bearer)\s+(\S+)\s*$/i.exec(auth);
   if (m) {
     const value = m[2]!;
+    if (m[1]!.toLowerCase() === 'bearer' && isPersonalToken(value)) return { type: 'token', value };
     if (m[1]!.toLowerCase() === 'apikey' || value.startsWith(API_KEY_PREFIX)) return { type: 'key', value };
     return { type: 'jwt', value };
   }
   if (auth) throw new AppError('invalid_auth', 'unsupported Authorization scheme');
-  // EventSource cannot send headers: the live stream of a run takes ?token= (a key or a JWT).
+  // EventSource cannot send headers: the live stream of a run takes ?token= (a key, a personal token or a JWT).
   const token = ctx.method === 'GET' && STREAM_PATH.test(ctx.path) ? ctx.query.token : undefined;
-  if (typeof token === 'string' && token) return { type: token.startsWith(API_KEY_PREFIX) ? 'key' : 'jwt', value: token };
+  if (typeof token === 'string' && token) return { type: isPersonalToken(token) ? 'token' : token.startsWith(API_KEY_PREFIX) ? 'key' : 'jwt', value: token };
   return null;
 }
 
@@ -64,6 +67,8 @@ export function authenticate(pool: Pool, jwtSecret: string, keyUsage?: KeyUsage)
       if (!key) throw new AppError('invalid_auth', 'invalid, inactive or expired API key');
       keyUsage?.touch(key.id);
       ctx.state.principal = { kind: 'api_key', keyId: key.id, projectId: key.project_id, teamId: key.team_id, scope: key.scope } satisfies Principal;
+    } else if (cred.type === 'token') {
+      ctx.state.principal = { kind: 'user', ...(await personalTokenUser(pool, cred.value)) } satisfies Principal;
     } else {
       let userId: string;
       let sessionVersion: unknown;
@@ -114,6 +119,7 @@ export async function authorize(pool: Queryable, principal: Principal, projectId
   const role = await projects.roleOf(pool, projectId, principal.userId);
   if (!role) throw hidden();
   if (ROLE_RANK[role] < ROLE_RANK[needed.role]) throw tooLow(`role ${role} cannot ${describe(permission)}`, needed.role);
+  checkTokenScope(principal.token, permission, needed.scope);
 }
 
 // Team-level actions are for people: an API key of one of the team's projects
@@ -128,6 +134,7 @@ export async function authorizeTeam(pool: Queryable, principal: Principal, teamI
   const role = await teams.roleOf(pool, teamId, principal.userId);
   if (!role) throw hidden();
   if (ROLE_RANK[role] < ROLE_RANK[needed.role]) throw tooLow(`role ${role} cannot ${describe(permission)} this team`, needed.role);
+  checkTokenScope(principal.token, permission, needed.scope);
   return role;
 }
 
@@ -138,6 +145,7 @@ const describe = (p: Permission) =>
 export function requireUser(ctx: Context): Extract<Principal, { kind: 'user' }> {
   const p = principalOf(ctx);
   if (p.kind !== 'user') throw tooLow('API keys cannot do this; sign in as a user', 'user');
+  checkTokenMethod(p.token, ctx.method);
   return p;
 }
 

@@ -1,23 +1,32 @@
 import { derivedId } from '../../schemas/ids.ts';
 import type { Queryable } from '../../lib/pg.ts';
 import type { WebhookRow } from '../pg/webhooks.ts';
+import { formatBody, type EventContext } from './formats/index.ts';
 
 // A webhook event: the payload every subscribed hook receives, `{ id, event, timestamp, data }`.
 // `receivedAt`: when ingest received its cause; only hooks created by then get it.
-export type WebhookEventOut = { id: string; event: string; projectId: string; timestamp: string; data: unknown; receivedAt?: string };
+// `context`: what the chat and paging formats show beyond `data` (a failed run's first failures).
+export type WebhookEventOut = { id: string; event: string; projectId: string; timestamp: string; data: unknown; receivedAt?: string; context?: EventContext };
+
+// threshold.recovered goes to the hooks of threshold.breached: it closes what that opened.
+const subscribed = (h: WebhookRow, event: string) => h.events.includes(event === 'threshold.recovered' ? 'threshold.breached' : event);
 
 export const deliveryIdOf = (eventId: string, webhookId: string) => derivedId('delivery', eventId, webhookId);
 
 // Inserts one pending delivery per (event, subscribed hook), due now. The id is
 // derived from (event id, webhook id) and the insert does nothing on conflict,
 // so doing it again (a replayed batch) adds nothing. Returns how many were new.
-export async function enqueue(db: Queryable, events: WebhookEventOut[], hooks: WebhookRow[]): Promise<number> {
+// The body is the hook's format of the event (formats/index.ts), stored as
+// sent: every attempt signs and sends these very bytes. `linkBase`: the
+// dashboard's URL for the links of chat and paging formats.
+export async function enqueue(db: Queryable, events: WebhookEventOut[], hooks: WebhookRow[], linkBase: string | null = null): Promise<number> {
   const rows: Array<[string, string, string, string, string, string]> = [];
   for (const e of events) {
-    const body = JSON.stringify({ id: e.id, event: e.event, timestamp: e.timestamp, data: e.data });
     for (const h of hooks) {
-      if (h.project_id !== e.projectId || !h.events.includes(e.event)) continue;
+      if (h.project_id !== e.projectId || !subscribed(h, e.event)) continue;
       if (e.receivedAt && h.created_at.getTime() > Date.parse(e.receivedAt)) continue;
+      const body = formatBody(e, h, linkBase);
+      if (body === null) continue; // not announced in this format
       rows.push([deliveryIdOf(e.id, h.id), h.id, h.project_id, e.id, e.event, body]);
     }
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { MountedRoute } from './routes.ts';
+import { EVENT_BODIES, exampleOf, fittedExample } from './openapi-examples.ts';
 import { id } from '../../schemas/common.ts';
 import * as api from '../../schemas/api.ts';
 import * as acc from '../../schemas/accounts.ts';
@@ -8,6 +9,7 @@ import * as fl from '../../schemas/flakiness.ts';
 import * as an from '../../schemas/analytics.ts';
 import * as wh from '../../schemas/webhooks.ts';
 import { BatchItem, BatchResponse } from '../../schemas/batch.ts';
+import * as pt from '../../schemas/personal-tokens.ts';
 import { Artifact, ArtifactsQuery, UploadFields } from '../../schemas/upload.ts';
 
 // The OpenAPI 3.1 document of the API (GET /openapi.json, rendered by GET /docs).
@@ -36,6 +38,8 @@ export type RouteDoc = {
   // appends to the event log: 503 unavailable when Kafka cannot be reached
   appends?: boolean;
   errors?: ErrorCode[];
+  // when the schema alone cannot give a valid example (lib/http/openapi-examples.ts)
+  examples?: { request?: unknown; response?: unknown };
 };
 
 const runId = { id: id('run') };
@@ -83,7 +87,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'GET /metrics': { tag: 'health', access: 'open', summary: 'Prometheus metrics (text exposition format).', ok: { status: 200, schema: null, contentType: 'text/plain' } },
   'GET /openapi.json': { tag: 'docs', access: 'open', summary: 'This OpenAPI 3.1 document.', ok: { status: 200, schema: null } },
-  'GET /docs': { tag: 'docs', access: 'open', summary: 'A self-contained HTML page listing the operations of /openapi.json.', ok: { status: 200, schema: null, contentType: 'text/html' } },
+  'GET /docs': { tag: 'docs', access: 'open', summary: 'The interactive API explorer (Swagger UI, served locally) on /openapi.json: "Authorize" with an API key or a token, then "Try it out".', ok: { status: 200, schema: null, contentType: 'text/html' } },
+  'GET /docs/assets/:file': {
+    tag: 'docs', access: 'open', params: { file: z.enum(['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png', 'init.js']) },
+    summary: 'The files of the explorer (Swagger UI from swagger-ui-dist, and its start-up script).', ok: { status: 200, schema: null, contentType: 'application/octet-stream' }, errors: ['not_found'],
+  },
 
   // ---- auth
   'GET /api/auth/setup': { tag: 'auth', access: 'open', summary: 'Whether the instance still needs its first administrator.', ok: { status: 200, schema: z.object({ needsSetup: z.boolean() }) } },
@@ -107,6 +115,16 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/auth/users': {
     tag: 'auth', permission: 'instance_admin', summary: 'Create a user.', body: acc.UserCreateBody,
     ok: { status: 201, ...R('User', api.User) }, errors: ['conflict'],
+  },
+  'POST /api/auth/tokens': {
+    tag: 'auth', permission: 'user', body: pt.PersonalTokenCreateBody,
+    summary: 'Create a personal API token `rlp_…` (in this answer only) acting as me within my team roles, narrowed by its scope (`read` or `full`). Takes a session: a token cannot create tokens.',
+    ok: { status: 201, ...R('PersonalTokenCreated', pt.PersonalTokenCreated) },
+  },
+  'GET /api/auth/tokens': { tag: 'auth', permission: 'user', summary: 'My personal tokens (masked), with last use and expiry.', ok: { status: 200, ...R('PersonalTokenList', list(pt.PersonalToken)) } },
+  'DELETE /api/auth/tokens/:id': {
+    tag: 'auth', permission: 'user', params: { id: id('personalToken') }, summary: 'Revoke one of my personal tokens: refused from the next request on.',
+    ok: { status: 200, ...R('Deleted', acc.Deleted) },
   },
   'POST /api/auth/change-password': {
     tag: 'auth', permission: 'user', summary: 'Change my password: a new token; every earlier session ends. Rate-limited per IP.',
@@ -361,6 +379,7 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
 
   const paths: Record<string, Record<string, unknown>> = {};
   const undocumented: string[] = [];
+  const examplesLater: Array<{ op: Record<string, any>; doc: RouteDoc; key: string }> = [];
   for (const route of routes) {
     const key = `${route.method} ${route.path}`;
     const doc = ROUTE_DOCS[key];
@@ -418,6 +437,19 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
     if (key === 'GET /health/ready' || key === 'GET /health/deep') responses['503'] = { description: 'a dependency is down or a projection stalled', content: { 'application/json': { schema: okSchema } } };
     op.responses = responses;
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = op;
+    examplesLater.push({ op, doc, key });
+  }
+  // Examples once every named schema is in components: the request body's, the
+  // parameters', and the answer's (JSON answers).
+  for (const { op, doc, key } of examplesLater) {
+    // Only where a value is needed: the explorer pre-fills "Try it out" with
+    // examples, and an example of an optional filter or header would narrow the call.
+    for (const p of (op.parameters ?? []) as Array<Record<string, any>>) if (p.required) p.example ??= exampleOf(p.schema, schemas as Record<string, Record<string, unknown>>, p.name);
+    const body = (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['application/json']
+      ?? (op.requestBody as { content?: Record<string, { schema: unknown; example?: unknown }> } | undefined)?.content?.['multipart/form-data'];
+    if (body) body.example = doc.examples?.request ?? (doc.body && fittedExample(doc.body, EVENT_BODIES[key])) ?? exampleOf(body.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
+    const ok = (op.responses as Record<string, { content?: Record<string, { schema: unknown; example?: unknown }> }>)[String(doc.ok.status)]?.content?.['application/json'];
+    if (ok && doc.ok.schema) ok.example = doc.examples?.response ?? exampleOf(ok.schema as Record<string, unknown>, schemas as Record<string, Record<string, unknown>>);
   }
 
   const document: OpenApiDocument = {
@@ -435,7 +467,7 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
       schemas,
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a project API key (also `Authorization: ApiKey rl_…` or `Bearer rl_…`)' },
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a user token from POST /api/auth/login' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a user token from POST /api/auth/login, or a personal API token `rlp_…` (POST /api/auth/tokens)' },
       },
     },
     security: [{ apiKey: [] }, { bearer: [] }],

@@ -20,7 +20,8 @@ export const WEBHOOKS_DISPATCHER = 'webhooks';
 const FINAL = new Set(['passed', 'failed', 'cancelled']);
 const DERIVED = ['test.flaky_detected', 'run.regression_detected', 'threshold.breached'];
 
-type Options = { waitMs?: number; onEnqueued?: () => void; onClose?: () => Promise<void> };
+type Options = { waitMs?: number; onEnqueued?: () => void; onClose?: () => Promise<void>; linkBase?: string | null };
+const FIRST_FAILURES = 10;
 
 // The webhook dispatcher: a consumer of the log with its own consumer group
 // (a reactor, like projections/quarantine). For each batch it turns the events
@@ -76,7 +77,7 @@ export class WebhookDispatcher implements Projection {
     }
     if (out.length === 0) return;
     // One statement, so one transaction: all of the batch's deliveries or none.
-    const n = await enqueue(this.pool, out, hooks);
+    const n = await enqueue(this.pool, out, hooks, this.opts.linkBase ?? null);
     if (n) this.opts.onEnqueued?.();
     this.logger.debug({ partition: batch.partition, events: out.length, deliveries: n }, 'deliveries enqueued');
   }
@@ -89,9 +90,11 @@ export class WebhookDispatcher implements Projection {
     const run = runView(row);
     const status = e.data.status!;
     const name = status === 'failed' ? 'run.failed' : 'run.completed';
+    // The chat and paging formats list the first failures; the json envelope stays the run.
+    const context = name === 'run.failed' && hooks.some((h) => h.format !== 'json' && h.events.includes(name)) ? await firstFailures(this.pool, e.data.id) : undefined;
     const out: WebhookEventOut[] = [{
       id: derivedId('event', 'webhook', name, e.data.id), event: name, projectId: e.projectId, timestamp: e.occurredAt,
-      data: { run: { ...run, status } },
+      data: { run: { ...run, status } }, ...(context ? { context } : {}),
     }];
     if (!hooks.some((h) => h.events.some((x) => DERIVED.includes(x)))) return out;
     // Derived signals read ClickHouse: wait until its projector applied the run's results.
@@ -107,7 +110,9 @@ export class WebhookDispatcher implements Projection {
   // flaky rate (above it) over its window, as of this run. Fires when the side
   // changes into a breach; the side is kept per (hook, metric) and written in
   // the transaction that inserts the delivery, so a batch read again after a
-  // crash finds the breach recorded and does not fire it twice.
+  // crash finds the breach recorded and does not fire it twice. Crossing back
+  // sends threshold.recovered (same rule), which a pagerduty hook turns into the
+  // resolve of the incident the breach opened.
   private async thresholds(e: EventOf<'run.updated'>, hooks: WebhookRow[]): Promise<void> {
     const asOfDay = dayOf(Math.floor(Date.parse(e.occurredAt) / 1000));
     const rates = new Map<number, { passRate: number | null; flakyRate: number | null; executions: number }>();
@@ -138,12 +143,14 @@ export class WebhookDispatcher implements Projection {
              ON CONFLICT (webhook_id, metric) DO UPDATE SET breached = excluded.breached, value = excluded.value, changed_at = now()`,
             [h.id, c.metric, breached, value],
           );
-          if (!breached) return;
+          // a recovery only follows a recorded breach
+          if (!breached && !prev) return;
+          const name = breached ? 'threshold.breached' : 'threshold.recovered';
           const n = await enqueue(tx, [{
-            id: derivedId('event', 'webhook', 'threshold.breached', e.data.id, h.id, c.metric), event: 'threshold.breached', projectId: e.projectId,
+            id: derivedId('event', 'webhook', name, e.data.id, h.id, c.metric), event: name, projectId: e.projectId,
             timestamp: e.occurredAt,
             data: { metric: c.metric, value: Math.round(value * 10_000) / 10_000, bound, direction: c.metric === 'passRate' ? 'below' : 'above', windowDays, executions: r.executions, runId: e.data.id, projectId: e.projectId },
-          }], [h]);
+          }], [h], this.opts.linkBase ?? null);
           if (n) this.opts.onEnqueued?.();
         });
       }
@@ -188,6 +195,18 @@ export class WebhookDispatcher implements Projection {
 function quarantineEvent(e: EventOf<'test.quarantine_changed'>): WebhookEventOut {
   const name = e.data.isQuarantined ? 'test.quarantined' : 'test.unquarantined';
   return { id: derivedId('event', 'webhook', name, e.id), event: name, projectId: e.projectId, timestamp: e.occurredAt, data: { ...e.data, causationId: e.id } };
+}
+
+async function firstFailures(pool: Pool, runId: string) {
+  const r = await pool.query(
+    `SELECT title, full_title, file_path, error, count(*) OVER () AS total FROM tests
+     WHERE run_id = $1 AND status IN ('failed', 'timedOut', 'interrupted') ORDER BY created_at, id LIMIT $2`,
+    [runId, FIRST_FAILURES],
+  );
+  return {
+    failureCount: r.rows.length ? Number(r.rows[0].total) : 0,
+    failures: r.rows.map((t) => ({ title: t.full_title || t.title, filePath: t.file_path, error: typeof t.error?.message === 'string' ? t.error.message : null })),
+  };
 }
 
 export async function postgresPosition(pool: Pool, topic: string, partition: number): Promise<number> {

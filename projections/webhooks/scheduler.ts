@@ -25,7 +25,7 @@ export class DigestScheduler {
     private pool: Pool,
     private ch: ClickHouse,
     private logger: Logger,
-    private opts: { everyMs: number; onEnqueued?: () => void; now?: () => Date },
+    private opts: { everyMs: number; onEnqueued?: () => void; now?: () => Date; linkBase?: string | null },
   ) {}
 
   start(): void {
@@ -78,7 +78,7 @@ export class DigestScheduler {
       return enqueue(tx, [{
         id: derivedId('event', 'digest', s.id, s.next_run_at!.toISOString()), event: 'digest.ready', projectId: s.project_id,
         timestamp: s.next_run_at!.toISOString(), data,
-      }], hooks);
+      }], hooks, this.opts.linkBase ?? null);
     });
     if (n === null) return false;
     this.logger.info({ scheduleId: s.id, due: s.next_run_at, next, deliveries: n }, 'digest fired');

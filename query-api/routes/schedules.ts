@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { linkBaseOf } from '../../lib/config.ts';
 import type { Context } from 'koa';
 import { notFound } from '../../lib/errors.ts';
 import { newId } from '../../schemas/ids.ts';
@@ -21,7 +22,7 @@ import { enqueue } from '../../domain/webhooks/deliveries.ts';
 // a time zone; each run sends `digest.ready` to the project's hooks that want
 // it. Managing them needs `manage`; reading them `read`. The webhooks
 // dispatcher process fires them (projections/webhooks/scheduler.ts).
-export function schedulesRouter({ pool, ch }: AppDeps): Router {
+export function schedulesRouter({ pool, ch, config }: AppDeps): Router {
   const router = new Router();
   const teamOf = async (db: Queryable, projectId: string) => {
     const project = await projects.byId(db, projectId);
@@ -95,7 +96,7 @@ export function schedulesRouter({ pool, ch }: AppDeps): Router {
     const hooks = (await webhooks.subscribers(pool, [s.project_id])).filter((h) => h.events.includes('digest.ready'));
     const eventId = newId('event');
     const data = await buildDigest(pool, ch, { projectId: s.project_id, scheduleId: s.id, from: s.last_run_at ?? s.created_at, to: now });
-    const deliveries = await enqueue(pool, [{ id: eventId, event: 'digest.ready', projectId: s.project_id, timestamp: now.toISOString(), data }], hooks);
+    const deliveries = await enqueue(pool, [{ id: eventId, event: 'digest.ready', projectId: s.project_id, timestamp: now.toISOString(), data }], hooks, linkBaseOf(config));
     ctx.status = 202;
     ctx.body = { eventId, deliveries, period: data.period };
   });

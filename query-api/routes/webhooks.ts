@@ -17,6 +17,9 @@ import { generateSecret } from '../../domain/webhooks/signature.ts';
 import { parseTarget, resolveTarget, TargetRefused } from '../../domain/webhooks/targets.ts';
 import { sendOnce } from '../../domain/webhooks/sender.ts';
 import { deliveryIdOf } from '../../domain/webhooks/deliveries.ts';
+import { formatBody } from '../../domain/webhooks/formats/index.ts';
+import { sampleEvent } from '../../domain/webhooks/formats/sample.ts';
+import { linkBaseOf } from '../../lib/config.ts';
 
 // Webhooks (docs/webhooks.md): a project's admins (and full keys) manage them;
 // readers list them, without secrets (header values masked too). The secret is
@@ -67,13 +70,14 @@ export function webhooksRouter({ pool, config }: AppDeps): Router {
       const w = await webhooks.insert(tx, {
         id: newId('webhook'), projectId: body.projectId, url: body.url, target, events: body.events, headers: body.headers, secret,
         isActive: body.isActive, thresholds: body.thresholds, createdBy: principal.kind === 'user' ? principal.userId : null,
+        format: body.format, routingKey: body.routingKey ?? null,
       });
       await audit.record(tx, { teamId, projectId: w.project_id, actor: actorOf(principal), action: 'webhook.created', target: { type: 'webhook', id: w.id }, after: webhookView(w), requestId: requestIdOf(ctx) });
       return w;
     });
     ctx.status = 201;
     // The only time the secret (and the header values) are shown.
-    ctx.body = { ...webhookView(row), headers: row.headers, secret };
+    ctx.body = { ...webhookView(row), headers: row.headers, routingKey: row.routing_key, secret };
   });
 
   router.get('/api/webhooks/:id', async (ctx) => {
@@ -83,6 +87,9 @@ export function webhooksRouter({ pool, config }: AppDeps): Router {
   router.patch('/api/webhooks/:id', async (ctx) => {
     const body = parse(WebhookPatchBody, ctx.request.body);
     const before = await hookFor(ctx, 'manage');
+    if ((body.format ?? before.format) === 'pagerduty' && (body.routingKey === undefined ? before.routing_key : body.routingKey) === null) {
+      throw new AppError('validation_error', "format 'pagerduty' needs 'routingKey'", { field: 'routingKey' });
+    }
     const target = body.url !== undefined ? (await checkUrl(body.url)).target : undefined;
     const after = await withTransaction(pool, async (tx) => {
       const w = await webhooks.update(tx, before.id, { ...body, target });
@@ -113,11 +120,13 @@ export function webhooksRouter({ pool, config }: AppDeps): Router {
   router.post('/api/webhooks/:id/test', async (ctx) => {
     const hook = await hookFor(ctx, 'manage');
     const eventId = newId('event');
-    const delivery = { id: deliveryIdOf(eventId, hook.id), event: 'webhook.test', body: '' };
-    delivery.body = JSON.stringify({
-      id: eventId, event: 'webhook.test', timestamp: new Date().toISOString(),
-      data: { webhookId: hook.id, projectId: hook.project_id, message: 'a test delivery from Runledger' },
-    });
+    // In the hook's format: a json hook gets a `webhook.test` envelope; the
+    // others a sample of what they will receive (a failed run).
+    const sample = hook.format === 'json'
+      ? { id: eventId, event: 'webhook.test', projectId: hook.project_id, timestamp: new Date().toISOString(), data: { webhookId: hook.id, projectId: hook.project_id, message: 'a test delivery from Runledger' } }
+      : sampleEvent(eventId, hook.project_id);
+    const body = formatBody(sample, hook, linkBaseOf(config));
+    const delivery = { id: deliveryIdOf(eventId, hook.id), event: 'webhook.test', body: body ?? formatBody({ ...sample, event: 'webhook.test' }, hook, linkBaseOf(config))! };
     const r = await sendOnce(hook, delivery, s);
     const delivered = r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
     const row = (await pool.query(

@@ -155,6 +155,17 @@ beforeAll(async () => {
     const visible = new Set<string>([p.person.id, p.person.email, ...(p.teamIndex === null ? [] : teamVisible[p.teamIndex]!)]);
     credentials.push({ label: p.label, cred: { kind: 'user', roles, instanceAdmin: false }, headers: { authorization: `Bearer ${p.person.token}` }, visible });
   }
+  // Personal API tokens act as their user, narrowed by their scope: a few of them.
+  for (const [label, scope] of [['owner of A', 'full'], ['admin of A', 'read'], ['member of B', 'full'], ['user in no team', 'read']] as const) {
+    const p = people.find((x) => x.label === label)!;
+    const made = await as(p.person.token).post('/api/auth/tokens', { name: `matrix ${scope}`, scope });
+    expect(made.status).toBe(201);
+    const person = credentials.find((c) => c.label === label)!;
+    credentials.push({
+      label: `${scope} personal token of the ${label}`, cred: { ...(person.cred as Extract<Cred, { kind: 'user' }>), token: scope },
+      headers: { authorization: `Bearer ${made.body.token}` }, visible: person.visible,
+    });
+  }
   // The instance administrator sees every user (GET /api/auth/users), and no team.
   const userThings = [...universe].filter((x) => x.startsWith('user_') || x.startsWith('umk'));
   credentials.push({
@@ -205,7 +216,20 @@ afterAll(async () => {
 });
 
 // ---- expectations, from the spec above and who the credential is
-function expected(f: RouteFixture, c: Cred, target: ProjectRefs | TeamRefs | null): Outcome {
+// A personal token: what its user may, narrowed: never API keys; a read token
+// only what needs `read` (and, on the user's own account, only GETs).
+function expected(key: string, f: RouteFixture, c: Cred, target: ProjectRefs | TeamRefs | null): Outcome {
+  const outcome = expectedOfCredential(f, c, target);
+  if (outcome !== 'allow' || c.kind !== 'user' || !c.token) return outcome;
+  const narrowed = { status: 403, code: 'insufficient_scope' };
+  if (f.target === 'project' || f.target === 'team') {
+    if (f.requires === 'manage_keys') return narrowed;
+    return c.token === 'read' && NEEDS[f.requires].scope !== 'read' ? narrowed : 'allow';
+  }
+  return f.target === 'self' && c.token === 'read' && !key.startsWith('GET ') ? narrowed : 'allow';
+}
+
+function expectedOfCredential(f: RouteFixture, c: Cred, target: ProjectRefs | TeamRefs | null): Outcome {
   const denied = (status: number) => ({ status, code: status === 404 ? 'not_found' : 'insufficient_scope' });
   const byRole = (role: Role | undefined, req: Requirement) =>
     (!role ? denied(404) : ROLE_RANK[role] >= ROLE_RANK[NEEDS[req].role] ? 'allow' : denied(403));
@@ -297,8 +321,8 @@ describe('the route list', () => {
 
 describe('every route, with every credential, against every project and team', () => {
   it('has the credentials and targets the matrix needs', () => {
-    // 3 keys on each of 4 projects; 4 roles in each of 2 teams; a user in no team; the instance administrator
-    expect(credentials.length).toBe(3 * 4 + 4 * 2 + 2);
+    // 3 keys on each of 4 projects; 4 roles in each of 2 teams; a user in no team; the instance administrator; 4 personal tokens
+    expect(credentials.length).toBe(3 * 4 + 4 * 2 + 2 + 4);
     expect([projectRefs.length, teamRefs.length]).toEqual([4, 2]);
   });
 
@@ -323,7 +347,7 @@ describe('every route, with every credential, against every project and team', (
     const targets: Array<ProjectRefs | TeamRefs | null> = f.target === 'project' ? projectRefs : f.target === 'team' ? teamRefs : [null];
     for (const c of credentials) {
       for (const t of targets) {
-        const want = expected(f, c.cred, t);
+        const want = expected(key, f, c.cred, t);
         let call: Call;
         if (f.target === 'self') call = f.call(world);
         else if (f.target === 'project') {

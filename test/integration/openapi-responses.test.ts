@@ -130,7 +130,7 @@ describe('documented responses', () => {
   it('catches a missing field, an undocumented one, and one of the wrong type, however deep', () => {
     const hook = {
       id: 'wh_1', projectId: 'proj_1', url: 'https://example.com/h', events: ['run.failed'], headers: { 'X-A': '****' }, isActive: true,
-      thresholds: { passRate: 0.9, windowDays: 7 }, disabledReason: null, createdAt: '2025-01-01T00:00:00.000Z', updatedAt: '2025-01-01T00:00:00.000Z',
+      thresholds: { passRate: 0.9, windowDays: 7 }, format: 'json', routingKey: null, disabledReason: null, createdAt: '2025-01-01T00:00:00.000Z', updatedAt: '2025-01-01T00:00:00.000Z',
     };
     expect(mismatch(wh.Webhook, hook)).toBeNull();
     expect(mismatch(wh.Webhook, { ...hook, secret: 'whsec_x' })).toMatch(/undocumented fields: secret$/);

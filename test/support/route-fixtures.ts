@@ -32,7 +32,8 @@ export type World = { fresh: Fresh; unique(): string };
 // `form` sends multipart/form-data instead of a JSON body.
 export type Call = { params?: Record<string, string>; query?: string; body?: unknown; form?: Record<string, string | Blob> };
 export type Cred = { kind: 'key'; projectId: string; teamId: string; scope: 'full' | 'ingest' | 'read' }
-  | { kind: 'user'; roles: Record<string, 'owner' | 'admin' | 'member' | 'viewer'>; instanceAdmin: boolean };
+  // token: a personal API token of that user (its scope), instead of a session
+  | { kind: 'user'; roles: Record<string, 'owner' | 'admin' | 'member' | 'viewer'>; instanceAdmin: boolean; token?: 'read' | 'full' };
 export type Outcome = 'allow' | { status: number; code: string };
 
 export type RouteFixture =
@@ -69,6 +70,7 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /metrics': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'GET /openapi.json': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'GET /docs': { target: 'open', call: () => ({}), expect: { status: 200 } },
+  'GET /docs/assets/:file': { target: 'open', call: () => ({ params: { file: 'init.js' } }), expect: { status: 200 } },
   'GET /api/auth/setup': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'POST /api/auth/setup': { target: 'open', call: () => ({ body: { email: 'late@example.com', password: 'another long passphrase' } }), expect: { status: 409, code: 'setup_complete' } },
   'POST /api/auth/login': { target: 'open', call: () => ({ body: { email: 'nobody@example.com', password: 'not the password' } }), expect: { status: 401, code: 'invalid_auth' } },
@@ -197,7 +199,8 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   // The token is the credential: anyone but the invited person is refused.
   'POST /api/team-members/accept': {
     target: 'team', requires: 'read', call: (t) => ({ body: { token: t.invitationToken } }),
-    expect: (c) => (c.kind === 'key' ? { status: 403, code: 'insufficient_scope' } : { status: 403, code: 'forbidden' }),
+    // a read personal token may not accept for its user
+    expect: (c) => (c.kind === 'key' || c.token === 'read' ? { status: 403, code: 'insufficient_scope' } : { status: 403, code: 'forbidden' }),
   },
   'GET /api/team-invitations': { target: 'team', requires: 'manage', call: (t) => ({ query: `teamId=${t.teamId}` }) },
   'DELETE /api/team-invitations/:id': {
@@ -214,6 +217,17 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   // a wrong current password shows the route is reachable, and by whom.
   'POST /api/auth/change-password': {
     target: 'self', requires: 'user', call: () => ({ body: { currentPassword: 'not the current one', newPassword: 'a new and private passphrase' } }),
-    expect: (c) => (c.kind === 'user' ? { status: 400, code: 'validation_error' } : undefined),
+    expect: (c) => (c.kind === 'user' ? (c.token === 'read' ? { status: 403, code: 'insufficient_scope' } : { status: 400, code: 'validation_error' }) : undefined),
+  },
+  // personal API tokens: a session creates them, a token cannot
+  'POST /api/auth/tokens': {
+    target: 'self', requires: 'user', call: (w) => ({ body: { name: `matrix ${w.unique()}`, scope: 'read' } }),
+    expect: (c) => (c.kind === 'user' && c.token ? { status: 403, code: 'insufficient_scope' } : undefined),
+  },
+  'GET /api/auth/tokens': { target: 'self', requires: 'user', call: () => ({}) },
+  // someone else's (or no one's) token: 404 for every user
+  'DELETE /api/auth/tokens/:id': {
+    target: 'self', requires: 'user', call: () => id('pat_01JAAAAAAAAAAAAAAAAAAAAAAA'),
+    expect: (c) => (c.kind !== 'user' ? undefined : c.token === 'read' ? { status: 403, code: 'insufficient_scope' } : { status: 404, code: 'not_found' }),
   },
 };
