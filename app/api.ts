@@ -33,13 +33,12 @@ import { analyticsRouter } from '../query-api/routes/analytics.ts';
 import { webhooksRouter } from '../query-api/routes/webhooks.ts';
 import { schedulesRouter } from '../query-api/routes/schedules.ts';
 import { docsRouter } from '../query-api/routes/docs.ts';
-import type { Kafka } from 'kafkajs';
-import type { Config } from '../lib/config.ts';
-import type { Pool } from '../lib/pg.ts';
-import type { ClickHouse } from '../lib/clickhouse.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { EventLog } from '../lib/event-log.ts';
 import { personalTokensRouter } from '../query-api/routes/personal-tokens.ts';
+import { CookieSessions } from '../lib/http/session.ts';
+import { dashboard } from '../lib/http/dashboard.ts';
+import { traceViewer } from '../lib/http/trace-viewer.ts';
+import { overviewRouter } from '../query-api/routes/overview.ts';
+import { transitionsRouter } from '../query-api/routes/transitions.ts';
 
 export type RunledgerApp = Koa & {
   // API keys' lastUsedAt, held in memory between writes.
@@ -57,7 +56,7 @@ export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
   apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps), flakinessRouter(deps), analyticsRouter(deps),
-  webhooksRouter(deps), schedulesRouter(deps), personalTokensRouter(deps),
+  webhooksRouter(deps), schedulesRouter(deps), personalTokensRouter(deps), overviewRouter(deps), transitionsRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.
@@ -70,9 +69,11 @@ export function createApp(services: ServiceDeps): RunledgerApp {
     watcher: new ProjectionWatcher(pool, services.ch, config.topic, logger),
     idempotency: new IdempotencyStore(pool, config.idempotencyTtlSeconds),
     limits: { auth: rateLimit({ group: 'auth', max: config.authRateLimit, windowMs: config.authRateWindowMs, key: (ctx) => ctx.ip }) },
+    sessions: new CookieSessions(pool, config.sessions),
   };
   const app = new Koa() as RunledgerApp;
-  app.proxy = false;
+  // X-Forwarded-* only from a proxy the operator vouches for (RUNLEDGER_TRUST_PROXY).
+  app.proxy = config.trustProxy;
   app.keyUsage = deps.keyUsage;
   app.close = () => deps.keyUsage.close();
 
@@ -99,7 +100,7 @@ export function createApp(services: ServiceDeps): RunledgerApp {
   // caller's rate limit, read-your-writes for GETs, the body, Idempotency-Key for POSTs.
   const api = new Router();
   api.use(
-    authenticate(pool, config.jwtSecret, deps.keyUsage),
+    authenticate(pool, config.jwtSecret, deps.keyUsage, deps.sessions),
     apiRateLimits(config.rateLimits),
     readYourWrites(deps.watcher, config.readYourWritesTimeoutMs),
     body,
@@ -108,5 +109,9 @@ export function createApp(services: ServiceDeps): RunledgerApp {
   for (const r of apiRouters(deps)) api.use(r.routes());
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
+  // What no router answered: the self-hosted trace viewer (/trace/) and the
+  // dashboard's files and pages (docs/dashboard.md "Serving and sessions").
+  app.use(traceViewer());
+  app.use(dashboard(config.webDir));
   return app;
 }

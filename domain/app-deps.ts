@@ -8,6 +8,7 @@ import type { EventLog } from '../lib/event-log.ts';
 import type { BlobStore } from '../lib/blobs/blob-store.ts';
 import type { IdempotencyStore } from '../lib/http/idempotency.ts';
 import type { ProjectionWatcher } from '../lib/http/read-your-writes.ts';
+import type { CookieSessions } from '../lib/http/session.ts';
 import type { KeyUsage } from './accounts/key-usage.ts';
 
 // What the API's routers are built from. It lives below the routers (ingest/,
@@ -25,4 +26,6 @@ export type AppDeps = ServiceDeps & {
   watcher: ProjectionWatcher;
   idempotency: IdempotencyStore;
   limits: { auth: Middleware };
+  // the dashboard's cookie sessions (lib/http/session.ts)
+  sessions: CookieSessions;
 };

@@ -30,7 +30,7 @@ export const Password = z.string().min(10, 'must be at least 10 characters').max
   .refine((p) => !COMMON_PASSWORDS.has(p.toLowerCase().replace(/^[^a-z]+|[^a-z]+$/g, '')), 'is too common');
 export const SetupBody = z.object({ email: z.email().max(320), password: Password });
 export const LoginBody = z.object({ email: z.email().max(320), password: z.string().min(1).max(200) });
-export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });
+export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), avatarUrl: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });
 export const AuthResponse = z.object({ token: z.string(), user: User });
 
 // ---- teams, projects, api keys: the create bodies; the rest of the access model is in schemas/accounts.ts
@@ -128,7 +128,12 @@ export const RunsQuery = Pagination.extend({
   projectId: id('project').optional(),
   status: RunStatus.optional(),
   branch: z.string().max(500).optional(),
-});
+  // runs carrying this tag (exact match)
+  tag: z.string().min(1).max(200).optional(),
+  // created at or after `from`, before `to`
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+}).refine((q) => !(q.from && q.to && Date.parse(q.from) > Date.parse(q.to)), { message: "'from' must not be after 'to'", path: ['from'] });
 
 // ---- tests
 export const TestCreateBody = z.object({

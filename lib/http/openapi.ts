@@ -11,6 +11,7 @@ import * as wh from '../../schemas/webhooks.ts';
 import { BatchItem, BatchResponse } from '../../schemas/batch.ts';
 import * as pt from '../../schemas/personal-tokens.ts';
 import { Artifact, ArtifactsQuery, UploadFields } from '../../schemas/upload.ts';
+import { Overview, OverviewQuery, Transitions, TransitionsQuery } from '../../schemas/overview.ts';
 
 // The OpenAPI 3.1 document of the API (GET /openapi.json, rendered by GET /docs).
 // Request bodies, queries and path ids are the very zod schemas the routes
@@ -100,14 +101,30 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     ok: { status: 201, ...R('AuthResponse', api.AuthResponse) }, errors: ['setup_complete', 'rate_limited'],
   },
   'POST /api/auth/login': {
-    tag: 'auth', access: 'open', summary: 'Log in for a JWT; rate-limited per IP.', body: api.LoginBody,
+    tag: 'auth', access: 'open', summary: 'Log in: a JWT in the answer, and the dashboard\'s `rl_session` (HttpOnly) and `rl_csrf` cookies; rate-limited per IP.', body: api.LoginBody,
     ok: { status: 200, ...R('AuthResponse', api.AuthResponse) }, errors: ['invalid_auth', 'rate_limited'],
   },
   'POST /api/auth/accept-invitation': {
     tag: 'auth', access: 'open', summary: 'Join a team by invitation token, creating the account for the invited address; rate-limited per IP.',
     body: acc.InvitationSignupBody, ok: { status: 201, ...R('InvitationSignupResponse', acc.InvitationSignupResponse) }, errors: ['not_found', 'conflict', 'rate_limited'],
   },
-  'GET /api/auth/me': { tag: 'auth', permission: 'user', summary: 'Who am I, with my teams and roles.', ok: { status: 200, ...R('Me', acc.Me) } },
+  'GET /api/auth/me': { tag: 'auth', permission: 'user', summary: 'Who am I, with my teams and roles; with the dashboard\'s session cookie also `csrfToken`, the value for `X-CSRF-Token`.', ok: { status: 200, ...R('Me', acc.Me) } },
+  'GET /api/overview': {
+    tag: 'analytics', permission: 'user', query: OverviewQuery,
+    summary: 'The dashboard overview in one request: my teams (or `teamId`) and their projects, each with runs, pass rate, flaky and broken counts (last scoring), the last run, and a daily series over `days` (default 14): runs, pass rate, distinct flaky and failed test cases.',
+    ok: { status: 200, ...R('Overview', Overview) },
+  },
+  'GET /api/flakiness/transitions': {
+    tag: 'flakiness', permission: 'read', query: TransitionsQuery,
+    summary: 'Test transitions over `period` by `interval` (default week): per bucket, test cases stable, flaky or broken by that bucket\'s outcomes, and how many moved between those states (`new`: first seen in the period).',
+    ok: { status: 200, ...R('Transitions', Transitions) },
+  },
+  'PATCH /api/auth/me': { tag: 'auth', permission: 'user', body: acc.MePatchBody, summary: 'Change my profile: name and avatar URL (null clears).', ok: { status: 200, ...R('User', api.User) } },
+  'POST /api/auth/logout': {
+    tag: 'auth', permission: 'user',
+    summary: 'End what this request is authenticated with: the session cookie (the session is deleted, its cookies cleared) or the bearer JWT (that token only is revoked until it expires).',
+    ok: { status: 200, ...R('LogoutResponse', acc.LogoutResponse) },
+  },
   'GET /api/auth/users': {
     tag: 'auth', permission: 'instance_admin', summary: 'The instance\'s users.', query: acc.UsersQuery,
     ok: { status: 200, ...R('UserList', list(api.User)) },
@@ -179,7 +196,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
 
   // ---- runs, tests, suites
-  'GET /api/runs': { tag: 'runs', permission: 'read', query: api.RunsQuery, summary: 'A project\'s runs, newest first.', ok: { status: 200, ...R('RunList', list(api.RunListItem)) } },
+  'GET /api/runs': { tag: 'runs', permission: 'read', query: api.RunsQuery, summary: 'A project\'s runs, newest first; filtered by status, branch, tag and creation time (`from` inclusive, `to` exclusive, ISO 8601).', ok: { status: 200, ...R('RunList', list(api.RunListItem)) } },
   'GET /api/runs/:id': {
     tag: 'runs', permission: 'read', params: runId, query: wh.RunWaitQuery,
     summary: 'A run with counts, pass rate and duration. With `wait=true`, a long poll until it finishes (or `timeout`), with a CI verdict (`exitCode`).',
@@ -302,6 +319,7 @@ const CODE_NOTES: Record<ErrorCode, string> = {
   invalid_auth: 'no credential, or an unknown, inactive, expired or malformed one',
   insufficient_scope: 'the key\'s scope or the user\'s role is too low (details.required)',
   forbidden: 'an invitation for someone else; an expired or altered artifact URL',
+  csrf_failed: 'an unsafe method by session cookie without the session\'s X-CSRF-Token',
   not_found: 'unknown id, or a resource of another project or team (never 403)',
   method_not_allowed: 'the path exists but not with this method (Allow header); any path',
   conflict: 'a duplicate or a state that forbids the change (details.reason)',
@@ -325,6 +343,8 @@ export function errorCodesOf(doc: RouteDoc, method: string): Map<number, ErrorCo
   if (doc.body) ['payload_too_large', 'unsupported_media_type'].forEach((c) => codes.add(c as ErrorCode));
   if (doc.body && doc.bodyType !== 'multipart') codes.add('invalid_json');
   if (access === 'credential' && method === 'POST') codes.add('idempotency_error');
+  // a cookie session without its X-CSRF-Token (lib/http/session.ts)
+  if (access === 'credential' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) codes.add('csrf_failed');
   if (doc.appends) codes.add('unavailable');
   const byStatus = new Map<number, ErrorCode[]>();
   const add = (status: number, code: ErrorCode) => byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
@@ -468,9 +488,10 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a project API key (also `Authorization: ApiKey rl_…` or `Bearer rl_…`)' },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a user token from POST /api/auth/login, or a personal API token `rlp_…` (POST /api/auth/tokens)' },
+        session: { type: 'apiKey', in: 'cookie', name: 'rl_session', description: 'the dashboard\'s session cookie, set by login, setup and accept-invitation; unsafe methods also need `X-CSRF-Token` (docs/access.md)' },
       },
     },
-    security: [{ apiKey: [] }, { bearer: [] }],
+    security: [{ apiKey: [] }, { bearer: [] }, { session: [] }],
   };
   return { document, undocumented };
 }

@@ -56,7 +56,11 @@ export type RouteFixture =
     fresh?(t: TeamRefs, w: World): Promise<Partial<TeamRefs>>;
     expect?(c: Cred, t: TeamRefs): Outcome | undefined;
   }
-  | { target: 'self'; requires: 'any' | 'user' | 'instance_admin'; call(w: World): Call; expect?(c: Cred): Outcome | undefined };
+  | {
+    target: 'self'; requires: 'any' | 'user' | 'instance_admin'; call(w: World): Call; expect?(c: Cred): Outcome | undefined;
+    // the call ends the credential it is made with (logout): made with a twin of it, so the matrix's own one lives on
+    endsCredential?: boolean;
+  };
 
 const id = (value: string) => ({ params: { id: value } });
 const email = (w: World, what: string) => `${what}.${w.unique()}@example.com`;
@@ -230,4 +234,8 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
     target: 'self', requires: 'user', call: () => id('pat_01JAAAAAAAAAAAAAAAAAAAAAAA'),
     expect: (c) => (c.kind !== 'user' ? undefined : c.token === 'read' ? { status: 403, code: 'insufficient_scope' } : { status: 404, code: 'not_found' }),
   },
+  'GET /api/flakiness/transitions': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'GET /api/overview': { target: 'team', requires: 'read', call: (t) => ({ query: `teamId=${t.teamId}` }) },
+  'PATCH /api/auth/me': { target: 'self', requires: 'user', call: () => ({ body: { name: 'Matrix Person' } }) },
+  'POST /api/auth/logout': { target: 'self', requires: 'user', endsCredential: true, call: () => ({}) },
 };
