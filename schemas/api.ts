@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Annotation, Attempt, Pagination, RunStatus, StepInput, TestError, TestStatus, durationMs, id, isoDate, longText, nonNegInt, path, shortText, tags, title } from './common.ts';
-import { RunStats } from './events.ts';
+import { RunCreatedData, RunStats, RunUpdatedData, SuiteReportedData, TestReportedData } from './events.ts';
 import { Artifact } from './upload.ts';
 
 // Request and response bodies of the HTTP API. Paths, field names and shapes
@@ -53,40 +53,40 @@ export const ApiKeyCreated = z.object({
 });
 
 // ---- runs
+// The write bodies take every bound from the event they become
+// (schemas/events.ts), so nothing the API acknowledges is refused downstream;
+// test/unit/contract-bounds.test.ts checks that they still agree.
+const RC = RunCreatedData.shape;
 export const RunCreateBody = z.object({
   projectId: id('project'),
-  status: RunStatus,
-  branch: opt(z.string().max(500)),
-  commitSha: opt(z.string().max(200)),
-  commitMessage: opt(z.string().max(10_000)),
-  commitAuthor: opt(shortText),
-  ciProvider: opt(shortText),
-  ciBuildId: opt(shortText),
-  ciBuildUrl: opt(z.string().max(2000)),
-  playwrightVersion: opt(z.string().max(100)),
-  workers: opt(nonNegInt),
-  shardCurrent: opt(nonNegInt),
-  shardTotal: opt(nonNegInt),
-  browser: opt(shortText),
-  os: opt(shortText),
-  viewport: opt(z.string().max(100)),
-  hostname: opt(shortText),
-  runTitle: opt(z.string().max(2000)),
-  tags: tags.default([]),
-  grepPatterns: z.array(z.string().max(1000)).max(100).default([]),
+  status: RC.status,
+  branch: opt(RC.branch),
+  commitSha: opt(RC.commitSha),
+  commitMessage: opt(RC.commitMessage),
+  commitAuthor: opt(RC.commitAuthor),
+  ciProvider: opt(RC.ciProvider),
+  ciBuildId: opt(RC.ciBuildId),
+  ciBuildUrl: opt(RC.ciBuildUrl),
+  playwrightVersion: opt(RC.playwrightVersion),
+  workers: opt(RC.workers),
+  shardCurrent: opt(RC.shardCurrent),
+  shardTotal: opt(RC.shardTotal),
+  browser: opt(RC.browser),
+  os: opt(RC.os),
+  viewport: opt(RC.viewport),
+  hostname: opt(RC.hostname),
+  runTitle: opt(RC.runTitle),
+  tags: RC.tags.default([]),
+  grepPatterns: RC.grepPatterns.default([]),
 });
 export type RunCreateBody = z.infer<typeof RunCreateBody>;
 
-export const RunPatchFields = z.object({
-  status: RunStatus.optional(),
-  totalTests: nonNegInt.optional(),
-  passedTests: nonNegInt.optional(),
-  failedTests: nonNegInt.optional(),
-  skippedTests: nonNegInt.optional(),
-  flakyTests: nonNegInt.optional(),
-  duration: nonNegInt.optional(),
+const RU = RunUpdatedData.shape;
+export const RunPatchFields = RunStats.partial().extend({
+  status: RU.status.unwrap().optional(),
+  duration: RU.duration.unwrap().optional(),
   // Our extension for merged shards (docs/ingest.md): which shard finished.
-  shardCurrent: nonNegInt.optional(),
+  shardCurrent: RU.shard.unwrap().shape.current.optional(),
 });
 const atLeastOneField = (b: object) => Object.keys(b).length > 0;
 export const RunPatchBody = RunPatchFields.refine(atLeastOneField, 'at least one field is required');
@@ -131,29 +131,31 @@ export const RunsQuery = Pagination.extend({
 });
 
 // ---- tests
+const TR = TestReportedData.shape;
 export const TestCreateBody = z.object({
-  runId: id('run'),
+  runId: TR.runId,
   projectId: id('project'),
-  suiteId: opt(id('suite')),
-  title,
-  fullTitle: title,
-  filePath: path.default(''),
-  lineNumber: opt(nonNegInt),
+  suiteId: opt(TR.suiteId),
+  title: TR.title,
+  fullTitle: TR.fullTitle,
+  filePath: TR.filePath.default(''),
+  lineNumber: opt(TR.lineNumber),
   // The Playwright project (browser) a test ran under: part of the test case identity.
-  variant: z.string().max(200).default(''),
-  status: TestStatus,
+  variant: TR.variant.default(''),
+  status: TR.status,
+  // fractions of a millisecond are rounded (same bound as the event's)
   duration: durationMs,
-  retries: nonNegInt.default(0),
-  attempt: nonNegInt.default(1),
-  isFlaky: z.boolean().default(false),
-  tags: tags.default([]),
-  annotations: z.array(Annotation).max(100).default([]),
-  error: opt(TestError),
-  steps: z.array(StepInput).max(1000).default([]),
-  attempts: z.array(Attempt).max(100).default([]),
-  stdout: longText.default(''),
-  stderr: longText.default(''),
-  startedAt: opt(isoDate),
+  retries: TR.retries.default(0),
+  attempt: TR.attempt.default(1),
+  isFlaky: TR.isFlaky.default(false),
+  tags: TR.tags.default([]),
+  annotations: TR.annotations.default([]),
+  error: opt(TR.error),
+  steps: TR.steps.default([]),
+  attempts: TR.attempts.default([]),
+  stdout: TR.stdout.default(''),
+  stderr: TR.stderr.default(''),
+  startedAt: opt(TR.startedAt),
 });
 export type TestCreateBody = z.infer<typeof TestCreateBody>;
 
@@ -196,12 +198,13 @@ export const HistoryItem = z.object({
 });
 
 // ---- suites
+const SR = SuiteReportedData.shape;
 export const SuiteCreateBody = z.object({
-  runId: id('run'),
+  runId: SR.runId,
   projectId: id('project'),
-  title,
-  filePath: opt(path),
-  parentSuiteId: opt(id('suite')),
+  title: SR.title,
+  filePath: opt(SR.filePath),
+  parentSuiteId: opt(SR.parentSuiteId),
 });
 export type SuiteCreateBody = z.infer<typeof SuiteCreateBody>;
 export const SuitesQuery = z.object({ runId: id('run'), projectId: id('project').optional() });

@@ -18,7 +18,8 @@ const STRICT_JSON = /^[\x20\x09\x0a\x0d]*[[{]/;
 export function jsonBody(defaultLimitBytes: number, rules: Record<string, BodyRule> = {}) {
   return async (ctx: Context, next: Next) => {
     const rule: BodyRule = rules[ctx.path] ?? { limitBytes: defaultLimitBytes };
-    rejectNul('query', ctx.query);
+    const query = ctx.query;
+    if (!isWellFormedDeep(query)) ctx.query = wellFormedDeep(query) as typeof query;
     if (rule.stream || !['POST', 'PUT', 'PATCH'].includes(ctx.method)) return next();
     // A body without a Content-Type is "anything else" too: reading it as no
     // body would answer with a misleading validation error.
@@ -35,8 +36,6 @@ export function jsonBody(defaultLimitBytes: number, rules: Record<string, BodyRu
       ctx.state.ndjson = true;
     } else {
       ctx.request.body = parseJson(text);
-      // (a batch checks each item on its own)
-      if (!rule.ndjson && text.includes('\\u0000')) rejectNul('body', ctx.request.body);
     }
     await next();
   };
@@ -87,28 +86,80 @@ export function parseJson(text: string): unknown {
   if (!text) return {};
   if (!STRICT_JSON.test(text)) throw new AppError('invalid_json', 'request body is not a JSON object or array');
   try {
-    return bourne.parse(text, { protoAction: 'error' });
-  } catch {
+    const value = bourne.parse(text, { protoAction: 'error' });
+    // Raw text is valid UTF-8 (readText), so a NUL or a lone surrogate can only
+    // come from an escape: most bodies skip the walk.
+    return MAY_BE_ILL_FORMED.test(text) ? wellFormedDeep(value) : value;
+  } catch (err) {
+    if (err instanceof AppError) throw err;
     throw new AppError('invalid_json', 'request body is not valid JSON');
   }
 }
 
-// Postgres text cannot hold U+0000: a string with one would be accepted here,
-// then fail a query (500) or be dead-lettered by the projector after a 201.
-// So it is refused up front, in the query string and the body alike. Walked
-// with a stack, not recursion: bodies may nest deeper than the call stack.
-export function rejectNul(where: 'query' | 'body', value: unknown, prefix = ''): void {
-  const stack: Array<[unknown, string]> = [[value, prefix]];
+// The one text rule (docs/errors.md): text that enters through a body or a
+// query string is made well-formed before anything is built from it. A lone
+// surrogate (which no store can hold: ClickHouse and Postgres JSON refuse it)
+// and U+0000 (which Postgres text cannot hold) each become U+FFFD. Replaced,
+// not refused: a reporter's stdout or error message with a stray byte keeps
+// its result instead of losing it to a 400. Lengths do not change (one UTF-16
+// unit for one), so bounds checked afterwards mean the same.
+const MAY_BE_ILL_FORMED = /\\u(?:0000|[dD][89a-fA-F])/;
+
+export function wellFormed(s: string): string {
+  if (s.isWellFormed() && !s.includes('\u0000')) return s;
+  return s.toWellFormed().replaceAll('\u0000', '\uFFFD');
+}
+
+function isWellFormedDeep(value: unknown): boolean {
+  const stack: unknown[] = [value];
   while (stack.length) {
-    const [v, path] = stack.pop()!;
+    const v = stack.pop();
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) {
-        const message = 'must not contain NUL (U+0000) characters';
-        throw new AppError('validation_error', `'${path}' ${message}`, { field: path, issues: [{ path, message }], in: where });
+      if (wellFormed(v) !== v) return false;
+    } else if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (wellFormed(k) !== k) return false;
+        stack.push(child);
+      }
+    }
+  }
+  return true;
+}
+
+// Strings, object keys and array items, at any depth; walked with a stack, not
+// recursion: bodies may nest deeper than the call stack. Objects and arrays are
+// fixed in place (they are fresh from the parser); the value is returned for a
+// top-level string.
+export function wellFormedDeep(value: unknown): unknown {
+  if (typeof value === 'string') return wellFormed(value);
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        if (typeof v[i] === 'string') v[i] = wellFormed(v[i]);
+        else if (v[i] && typeof v[i] === 'object') stack.push(v[i]);
       }
     } else if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) stack.push([child, path ? `${path}.${k}` : k]);
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        let child = o[k];
+        if (typeof child === 'string') child = wellFormed(child);
+        else if (child && typeof child === 'object') stack.push(child);
+        const key = wellFormed(k);
+        if (key !== k) delete o[k];
+        o[key] = child;
+      }
     }
+  }
+  return value;
+}
+
+// ES2024 (Node 20 has them; the TypeScript lib target here predates them)
+declare global {
+  interface String {
+    isWellFormed(): boolean;
+    toWellFormed(): string;
   }
 }
 
