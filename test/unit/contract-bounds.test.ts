@@ -50,7 +50,7 @@ describe('request bounds equal event bounds', () => {
       for (const k of shared) {
         const want = bounds(evt[k]) as Json;
         // a duration may be fractional in a request: it is rounded into the event's integer
-        if (k === 'duration' && want.type === 'integer') want.type = 'number';
+        if (k === 'duration' && want.type === 'integer' && (bounds(req[k]) as Json).type === 'number') want.type = 'number';
         expect({ field: k, bounds: bounds(req[k]) }).toEqual({ field: k, bounds: want });
       }
     });
