@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import { AppError, notFound } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
 import { parse, toAppError } from '../lib/http/errors.ts';
-import { wellFormed } from '../lib/http/body.ts';
+import { wellFormed } from '../lib/text.ts';
 import { fingerprintOf, onceForKey } from '../lib/http/idempotency.ts';
 import type { AppDeps } from '../lib/http/app.ts';
 import { ARTIFACT_TYPES, MAX_ARTIFACT_BYTES, UploadFields, type ArtifactType } from '../schemas/upload.ts';

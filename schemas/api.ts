@@ -28,25 +28,35 @@ const COMMON_PASSWORDS = new Set([
 export const Password = z.string().min(10, 'must be at least 10 characters').max(200)
   .refine((p) => new Set(p).size >= 5, 'is too simple')
   .refine((p) => !COMMON_PASSWORDS.has(p.toLowerCase().replace(/^[^a-z]+|[^a-z]+$/g, '')), 'is too common');
-export const SetupBody = z.object({ email: z.email().max(320), password: Password });
-export const LoginBody = z.object({ email: z.email().max(320), password: z.string().min(1).max(200) });
+export const SetupBody = z.strictObject({ email: z.email().max(320), password: Password });
+export const LoginBody = z.strictObject({ email: z.email().max(320), password: z.string().min(1).max(200) });
 export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });
 export const AuthResponse = z.object({ token: z.string(), user: User });
 
 // ---- teams, projects, api keys: the create bodies; the rest of the access model is in schemas/accounts.ts
 export const Name = z.string().trim().min(1).max(200);
-export const TeamCreateBody = z.object({ name: Name });
+export const TeamCreateBody = z.strictObject({ name: Name });
 export const Team = z.object({ id: z.string(), name: z.string(), createdAt: isoDate });
-export const ProjectCreateBody = z.object({ name: Name, teamId: id('team') });
+export const ProjectCreateBody = z.strictObject({ name: Name, teamId: id('team') });
 export const Project = z.object({ id: z.string(), name: z.string(), teamId: z.string(), createdAt: isoDate, updatedAt: isoDate });
 export const ApiKeyScope = z.enum(['full', 'ingest', 'read']);
 export type ApiKeyScope = z.infer<typeof ApiKeyScope>;
-export const ApiKeyCreateBody = z.object({
+// `scopes` (a list, as in the API reference of shared/seeds/004) is taken as an
+// alias of `scope`: the key gets the widest scope listed, never more, with the
+// reference's `test:create` and `test:read` read as ingest and read. Giving
+// both that disagree is a 400; giving neither makes a full key.
+const SCOPE_ALIASES = { full: 'full', ingest: 'ingest', read: 'read', 'test:create': 'ingest', 'test:read': 'read' } as const;
+const SCOPE_ORDER: ApiKeyScope[] = ['read', 'ingest', 'full'];
+const widest = (list: ReadonlyArray<keyof typeof SCOPE_ALIASES>): ApiKeyScope =>
+  list.map((s) => SCOPE_ALIASES[s]).reduce((a, b) => (SCOPE_ORDER.indexOf(b) > SCOPE_ORDER.indexOf(a) ? b : a));
+export const ApiKeyCreateBody = z.strictObject({
   projectId: id('project'),
   name: Name,
   expiresAt: opt(isoDate.refine((d) => Date.parse(d) > Date.now(), 'must be in the future')),
-  scope: ApiKeyScope.default('full'),
-});
+  scope: ApiKeyScope.optional(),
+  scopes: z.array(z.enum(Object.keys(SCOPE_ALIASES) as [keyof typeof SCOPE_ALIASES])).min(1).max(5).optional(),
+}).refine((b) => !b.scope || !b.scopes || widest(b.scopes) === b.scope, { message: 'says another scope than `scope`', path: ['scopes'] })
+  .transform(({ scopes, scope, ...rest }) => ({ ...rest, scope: scope ?? (scopes ? widest(scopes) : 'full') }));
 export const ApiKeyCreated = z.object({
   id: z.string(), name: z.string(), projectId: z.string(), key: z.string(), scope: ApiKeyScope,
   isActive: z.boolean(), expiresAt: isoDate.nullable(), createdAt: isoDate,

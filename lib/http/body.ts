@@ -6,6 +6,8 @@ import getRawBody from 'raw-body';
 import inflate from 'inflation';
 import bourne from '@hapi/bourne';
 import { AppError } from '../errors.ts';
+import { isWellFormedDeep, wellFormedDeep } from '../text.ts';
+
 
 // Request bodies: JSON (and, where a route allows it, NDJSON), bounded, valid
 // UTF-8, and a 415 for anything else that carries a body. Routes that stream
@@ -13,6 +15,8 @@ import { AppError } from '../errors.ts';
 export type BodyRule = { limitBytes: number; ndjson?: boolean; stream?: boolean };
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines'];
+// Raw text is valid UTF-8, so a NUL or a lone surrogate can only come from an escape.
+const MAY_BE_ILL_FORMED = /\\u(?:0000|[dD][89a-fA-F])/;
 const STRICT_JSON = /^[\x20\x09\x0a\x0d]*[[{]/;
 
 export function jsonBody(defaultLimitBytes: number, rules: Record<string, BodyRule> = {}) {
@@ -87,79 +91,11 @@ export function parseJson(text: string): unknown {
   if (!STRICT_JSON.test(text)) throw new AppError('invalid_json', 'request body is not a JSON object or array');
   try {
     const value = bourne.parse(text, { protoAction: 'error' });
-    // Raw text is valid UTF-8 (readText), so a NUL or a lone surrogate can only
-    // come from an escape: most bodies skip the walk.
+    // The text rule (lib/text.ts); most bodies skip the walk.
     return MAY_BE_ILL_FORMED.test(text) ? wellFormedDeep(value) : value;
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('invalid_json', 'request body is not valid JSON');
-  }
-}
-
-// The one text rule (docs/errors.md): text that enters through a body or a
-// query string is made well-formed before anything is built from it. A lone
-// surrogate (which no store can hold: ClickHouse and Postgres JSON refuse it)
-// and U+0000 (which Postgres text cannot hold) each become U+FFFD. Replaced,
-// not refused: a reporter's stdout or error message with a stray byte keeps
-// its result instead of losing it to a 400. Lengths do not change (one UTF-16
-// unit for one), so bounds checked afterwards mean the same.
-const MAY_BE_ILL_FORMED = /\\u(?:0000|[dD][89a-fA-F])/;
-
-export function wellFormed(s: string): string {
-  if (s.isWellFormed() && !s.includes('\u0000')) return s;
-  return s.toWellFormed().replaceAll('\u0000', '\uFFFD');
-}
-
-function isWellFormedDeep(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length) {
-    const v = stack.pop();
-    if (typeof v === 'string') {
-      if (wellFormed(v) !== v) return false;
-    } else if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        if (wellFormed(k) !== k) return false;
-        stack.push(child);
-      }
-    }
-  }
-  return true;
-}
-
-// Strings, object keys and array items, at any depth; walked with a stack, not
-// recursion: bodies may nest deeper than the call stack. Objects and arrays are
-// fixed in place (they are fresh from the parser); the value is returned for a
-// top-level string.
-export function wellFormedDeep(value: unknown): unknown {
-  if (typeof value === 'string') return wellFormed(value);
-  const stack: unknown[] = [value];
-  while (stack.length) {
-    const v = stack.pop();
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        if (typeof v[i] === 'string') v[i] = wellFormed(v[i]);
-        else if (v[i] && typeof v[i] === 'object') stack.push(v[i]);
-      }
-    } else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      for (const k of Object.keys(o)) {
-        let child = o[k];
-        if (typeof child === 'string') child = wellFormed(child);
-        else if (child && typeof child === 'object') stack.push(child);
-        const key = wellFormed(k);
-        if (key !== k) delete o[k];
-        o[key] = child;
-      }
-    }
-  }
-  return value;
-}
-
-// ES2024 (Node 20 has them; the TypeScript lib target here predates them)
-declare global {
-  interface String {
-    isWellFormed(): boolean;
-    toWellFormed(): string;
   }
 }
 
