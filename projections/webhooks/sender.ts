@@ -67,30 +67,30 @@ export async function sendOnce(hook: Pick<WebhookRow, 'url' | 'headers' | 'secre
     const timer = setTimeout(() => finish({ statusCode: null, error: `timed out after ${s.timeoutMs} ms`, excerpt: null }), s.timeoutMs);
     req.on('error', (err) => finish({ statusCode: null, error: err.message, excerpt: null }));
     req.end(d.body);
-  });
 
-  function request(): http.ClientRequest {
-    return (secure ? https : http).request({
-      method: 'POST', host, port: url.port || (secure ? 443 : 80), path: `${url.pathname}${url.search}`, headers,
-      agent: false,
-      // The connection goes to the address that passed the check, not to a second lookup.
-      lookup: (_h, opts, cb) => {
-        if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [address]);
-        else cb(null, address.address, address.family);
-      },
-      ...(secure && !isIP(host) ? { servername: host } : {}),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        if (size < EXCERPT) chunks.push(c);
-        size += c.length;
-        if (size >= EXCERPT) finish({ statusCode: res.statusCode ?? null, error: null, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT) });
+    function request(): http.ClientRequest {
+      return (secure ? https : http).request({
+        method: 'POST', host, port: url.port || (secure ? 443 : 80), path: `${url.pathname}${url.search}`, headers,
+        agent: false,
+        // The connection goes to the address that passed the check, not to a second lookup.
+        lookup: (_h, opts, cb) => {
+          if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [address]);
+          else cb(null, address.address, address.family);
+        },
+        ...(secure && !isIP(host) ? { servername: host } : {}),
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if (size < EXCERPT) chunks.push(c);
+          size += c.length;
+          if (size >= EXCERPT) finish({ statusCode: res.statusCode ?? null, error: null, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT) });
+        });
+        res.on('end', () => finish({ statusCode: res.statusCode ?? null, error: null, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT) }));
+        res.on('error', (err) => finish({ statusCode: res.statusCode ?? null, error: err.message, excerpt: null }));
       });
-      res.on('end', () => finish({ statusCode: res.statusCode ?? null, error: null, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT) }));
-      res.on('error', (err) => finish({ statusCode: res.statusCode ?? null, error: err.message, excerpt: null }));
-    });
-  }
+    }
+  });
 }
 
 const ok = (r: SendResult) => r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
