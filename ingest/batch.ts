@@ -205,6 +205,7 @@ async function plan(scope: WriteScope, item: BatchItem, refs: Refs): Promise<Omi
       const suiteId = suiteRef !== undefined ? resolveRef(refs.suites, suiteRef, 'suiteRef', 'suite') : body.suiteId;
       const runId = runRef !== undefined ? resolveRef(refs.runs, runRef, 'runRef', 'run') : body.runId!;
       const known = scope.knownWritableRun(runId, body.projectId);
+      if (known && suiteId && !scope.knownSuite(runId, suiteId)) await scope.requireSuite(runId, suiteId, suiteRef !== undefined ? 'suiteRef' : 'suiteId');
       const planned = known
         ? testReport(scope, { ...body, runId, projectId: known.project_id, suiteId }, known)
         : await reportTest(scope, { ...body, ...(await runOf({ ...body, runRef })), suiteId });
