@@ -58,9 +58,9 @@ describe(`${COUNT} generated bad requests (seed ${SEED})`, () => {
       "'; DROP TABLE runs; --", 'run_abc', 'proj_abc123', newId('suite'), '../../etc/passwd', '%00', '\uFFFF', 'NaN',
     ];
     const invalid = {
-      runs: [{ projectId: 'proj_x' }, { status: 'done' }, { workers: -1 }, { tags: 'smoke' }, { projectId: newId('project') }, { projectId: b.projectId }, { branch: 'b'.repeat(501) }, { shardTotal: 1.5 }, { commitMessage: 'nul\u0000' }],
+      runs: [{ projectId: 'proj_x' }, { status: 'done' }, { workers: -1 }, { tags: 'smoke' }, { projectId: newId('project') }, { projectId: b.projectId }, { branch: 'b'.repeat(501) }, { shardTotal: 1.5 }],
       patch: [{ status: 'bogus' }, { totalTests: -1 }, { duration: 'long' }, { passedTests: 2 ** 31 }, { shardCurrent: -2 }, { status: null }],
-      tests: [{ status: 'ok' }, { duration: -5 }, { runId: newId('run') }, { runId: runB }, { title: '' }, { steps: {} }, { projectId: 'p' }, { attempts: [{ attempt: 0, status: 'failed' }] }, { suiteId: 'suite_1' }, { stdout: 5 }],
+      tests: [{ status: 'ok' }, { duration: -5 }, { runId: newId('run') }, { runId: runB }, { title: '' }, { steps: {} }, { projectId: 'p' }, { attempts: [{ attempt: 0, status: 'failed' }] }, { suiteId: 'suite_1' }, { stdout: 5 }, { duration: 2 ** 31 }, { startedAt: '0000-01-01T00:00:00Z' }, { retries: 65_536 }, { suiteId: newId('suite') }],
       suites: [{ title: '' }, { runId: 'run_1' }, { runId: runB }, { parentSuiteId: 'x' }, { projectId: b.projectId }, { filePath: ['a'] }],
     } as Record<'runs' | 'patch' | 'tests' | 'suites', ReadonlyArray<Record<string, unknown>>>;
     const valid = {
