@@ -163,7 +163,6 @@ describe(`${COUNT} generated bad requests (seed ${SEED})`, () => {
     const spec = (await client(stack.url).get('/openapi.json')).body as { paths: Record<string, Record<string, Operation>> };
     type Param = { name: string; in: 'path' | 'query'; schema?: { type?: string } };
     type Operation = { parameters?: Param[]; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; responses: Record<string, { content?: Record<string, unknown> }> };
-    const tokenB = b.token;
     const hookA = (await client(stack.url, { token: a.token }).post('/api/webhooks', { projectId: a.projectId, url: 'http://127.0.0.1:9/hook' })).body.id;
     const scheduleA = (await client(stack.url, { token: a.token }).post('/api/schedules', { projectId: a.projectId, cron: '0 9 * * 1' })).body.id;
     // a's resources by the path they sit under: what another project's credentials must not reach
@@ -193,7 +192,7 @@ describe(`${COUNT} generated bad requests (seed ${SEED})`, () => {
     };
     const creds = {
       a: { 'x-api-key': a.apiKey }, aUser: { authorization: `Bearer ${a.token}` },
-      b: { 'x-api-key': b.apiKey }, bUser: { authorization: `Bearer ${tokenB}` }, none: {}, junk: { authorization: 'Bearer eyJhbGciOiJub25lIn0.e30.' },
+      b: { 'x-api-key': b.apiKey }, none: {}, junk: { authorization: 'Bearer eyJhbGciOiJub25lIn0.e30.' },
     } as Record<string, Record<string, string>>;
 
     const requests: Array<Req & { foreign: boolean }> = [];
@@ -227,7 +226,8 @@ describe(`${COUNT} generated bad requests (seed ${SEED})`, () => {
         // hostile bodies, on this project's own resources
         if (hasBody) for (let i = 0; i < 3; i++) push(fill(() => own ?? r.pick(HOSTILE_IDS)), r.pick(['a', 'aUser']), 'hostile body');
         // this project's resources (or projectId) with another project's credentials, or none
-        for (const who of ['b', 'bUser', r.pick(['none', 'junk'])]) {
+        // (b's key: createTenant's users are one instance admin, so a token would not be another project's)
+        for (const who of ['b', r.pick(['none', 'junk'])]) {
           const p = pathParams.length ? fill(() => own ?? newId('run')) : `${path}?projectId=${a.projectId}&runId=${runA}&teamId=${a.teamId}`;
           const bd: { raw: string | undefined; ct: Record<string, string> } = hasBody ? { raw: JSON.stringify({ projectId: a.projectId, runId: runA, teamId: a.teamId, testId: testA, name: 'x', title: 't', status: 'passed' }), ct: { 'content-type': 'application/json' } } : body();
           requests.push({ method: M, path: p, raw: bd.raw, headers: { ...bd.ct, ...creds[who] }, label: `another project's credentials (${who})`, foreign: pathParams.length > 0 || path.startsWith('/api/') });
@@ -245,7 +245,8 @@ describe(`${COUNT} generated bad requests (seed ${SEED})`, () => {
       for (const [q, res] of answers) {
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const where = `${q.label}: ${q.method} ${q.path.slice(0, 120)} → ${res.status} ${res.text.slice(0, 160)}`;
-        if (res.status >= 500) failures.push(where);
+        // /health/deep answers 503 by design here: only the Postgres projection runs in this stack
+        if (res.status >= 500 && !(res.status === 503 && q.path.startsWith('/health/deep'))) failures.push(where);
         else if (res.status >= 400) {
           const e = res.body?.error;
           if (!(e && typeof e.code === 'string' && typeof e.message === 'string' && e.details && typeof e.details === 'object')) failures.push(`shape: ${where}`);
