@@ -101,13 +101,14 @@ export async function resolveTarget(url: URL, allowPrivate: boolean): Promise<Re
     }
   }
   if (addresses.length === 0) throw new TargetRefused(`host ${host} does not resolve`, 'unresolvable');
-  const meta = addresses.find((a) => isMetadataAddress(a.address));
-  if (meta) throw new TargetRefused(`url resolves to a cloud metadata address (${meta.address})`, 'metadata_address');
   if (!allowPrivate) {
     const bad = addresses.find((a) => !isPublicAddress(a.address));
     // Every address must be public: a client picks any of them.
     if (bad) throw new TargetRefused(`url resolves to a private or reserved address (${bad.address})`, 'private_address');
   }
+  // (private ones are refused above already; this holds with allowPrivate too)
+  const meta = addresses.find((a) => isMetadataAddress(a.address));
+  if (meta) throw new TargetRefused(`url resolves to a cloud metadata address (${meta.address})`, 'metadata_address');
   const first = addresses[0]!;
   return { address: first.address, family: first.family === 6 ? 6 : 4 };
 }

@@ -239,6 +239,16 @@ describe('one contract from request to every store', () => {
       expect((await admin.post('/api/webhooks', { ...base, headers: { 'X-Token': 'abc def ~!' } })).status).toBe(201);
     });
 
+    it('refuses cloud metadata targets although this stack allows private ones (RUNLEDGER_WEBHOOK_ALLOW_PRIVATE=1)', async () => {
+      expect(stack.config.webhooks.allowPrivate).toBe(true);
+      expect((await admin.post('/api/webhooks', { projectId: a.projectId, url: 'http://127.0.0.1:9/ok' })).status).toBe(201);
+      for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[fd00:ec2::254]/', 'http://100.100.100.200/', 'http://[::ffff:a9fe:a9fe]/']) {
+        const res = await admin.post('/api/webhooks', { projectId: a.projectId, url });
+        expect(res.status, url).toBe(400);
+        expect(res.text, url).toMatch(/metadata/);
+      }
+    });
+
     it('records a failed test delivery, not a 500, for a stored header Node cannot send', async () => {
       const hook = (await admin.post('/api/webhooks', { projectId: a.projectId, url: 'http://127.0.0.1:9/hook' })).body.id;
       // as a hook stored before header values were checked
