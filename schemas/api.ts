@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Annotation, Attempt, Pagination, RunStatus, StepInput, TestError, TestStatus, durationMs, id, isoDate, longText, nonNegInt, path, shortText, tags, title } from './common.ts';
+import { Annotation, Attempt, Pagination, RunStatus, TestError, TestStatus, durationMs, id, isoDate, path, tags, title } from './common.ts';
 import { RunCreatedData, RunStats, RunUpdatedData, SuiteReportedData, TestReportedData } from './events.ts';
 import { Artifact } from './upload.ts';
 
