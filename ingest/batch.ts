@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { AppError } from '../lib/errors.ts';
 import { parse, toAppError } from '../lib/http/errors.ts';
 import { principalOf, projectIdFor } from '../domain/accounts/auth.ts';
-import { parseJson, rejectNul } from '../lib/http/body.ts';
+import { parseJson } from '../lib/http/body.ts';
 import type { AppDeps } from '../domain/app-deps.ts';
 import { BatchItem } from '../schemas/batch.ts';
 import type { Event } from '../schemas/events.ts';
@@ -41,16 +41,12 @@ export function batchRouter({ pool, eventLog, logger, config }: AppDeps): Router
     const undoAll = async (list: Outcome[]) => {
       for (const o of [...list].reverse()) if ('planned' in o) await o.planned.undo?.().catch((err) => logger.error({ err }, 'could not undo a write'));
     };
-    // A NUL can only arrive escaped (JSON text cannot hold a raw one), so most
-    // batches skip the walk.
-    const mayHoldNul = (ctx.request.rawBody ?? '').includes('\\u0000');
     const appender = new PipelinedAppend(eventLog);
     let slice: Event[] = [];
     let failure: unknown = null;
     for (const [index, item] of raw.entries()) {
       try {
         if (item instanceof AppError) throw item;
-        if (mayHoldNul) rejectNul('body', item);
         const outcome: Outcome = { index, ...(await plan(scope, parse(BatchItem, item), refs)) };
         outcomes.push(outcome);
         slice.push(...outcome.planned.events);
@@ -209,6 +205,7 @@ async function plan(scope: WriteScope, item: BatchItem, refs: Refs): Promise<Omi
       const suiteId = suiteRef !== undefined ? resolveRef(refs.suites, suiteRef, 'suiteRef', 'suite') : body.suiteId;
       const runId = runRef !== undefined ? resolveRef(refs.runs, runRef, 'runRef', 'run') : body.runId!;
       const known = scope.knownWritableRun(runId, body.projectId);
+      if (known && suiteId && !scope.knownSuite(runId, suiteId)) await scope.requireSuite(runId, suiteId, suiteRef !== undefined ? 'suiteRef' : 'suiteId');
       const planned = known
         ? testReport(scope, { ...body, runId, projectId: known.project_id, suiteId }, known)
         : await reportTest(scope, { ...body, ...(await runOf({ ...body, runRef })), suiteId });

@@ -7,7 +7,7 @@ import type { Principal } from '../lib/http/principal.ts';
 import type { RunCreateBody, RunPatchBody, SuiteCreateBody, TestCreateBody } from '../schemas/api.ts';
 import type { Event } from '../schemas/events.ts';
 import { actorOf, makeEvent } from '../domain/events.ts';
-import { runContext, runRegistry, type RegisteredRun } from './run-registry.ts';
+import { runContext, runRegistry, type RegisteredRun, suiteRegistry } from './run-registry.ts';
 
 // The write commands behind both the single routes and the batch endpoint:
 // validate against the write-side state, build the events, and say how to undo
@@ -30,6 +30,8 @@ export class WriteScope {
   private projects = new Set<string>();
   private runs = new Map<string, RegisteredRun>();
   private contexts = new Map<string, ReturnType<typeof runContext>>();
+  // per run, the suites this request found or reported
+  private suites = new Map<string, Set<string>>();
   private actor: ReturnType<typeof actorOf>;
   private correlationId: string | null;
 
@@ -74,6 +76,30 @@ export class WriteScope {
 
   forgetRun(runId: string): void {
     this.runs.delete(runId);
+  }
+
+  // A suite a test or a child suite names must be one reported for the same
+  // run (earlier, or earlier in this batch): 400 naming the field otherwise,
+  // worded alike for an unknown suite and another run's or project's.
+  knownSuite(runId: string, suiteId: string): boolean {
+    return this.suites.get(runId)?.has(suiteId) ?? false;
+  }
+
+  async requireSuite(runId: string, suiteId: string, field: string): Promise<void> {
+    if (this.knownSuite(runId, suiteId) || (await suiteRegistry.has(this.pool, runId, suiteId))) return this.rememberSuite(runId, suiteId);
+    throw new AppError('validation_error', `'${field}' does not name a suite of run ${runId}; report the suite first`, {
+      field, issues: [{ path: field, message: 'unknown suite for this run' }],
+    });
+  }
+
+  rememberSuite(runId: string, suiteId: string): void {
+    let set = this.suites.get(runId);
+    if (!set) this.suites.set(runId, (set = new Set()));
+    set.add(suiteId);
+  }
+
+  forgetSuite(runId: string, suiteId: string): void {
+    this.suites.get(runId)?.delete(suiteId);
   }
 
   runContext(run: RegisteredRun): ReturnType<typeof runContext> {
@@ -168,10 +194,13 @@ export async function deleteRun(scope: WriteScope, runId: string): Promise<Plann
 
 export async function reportTest(scope: WriteScope, body: TestCreateBody): Promise<Planned> {
   await scope.authorizeProject(body.projectId);
-  return testReport(scope, body, await scope.writableRun(body.runId, body.projectId));
+  const run = await scope.writableRun(body.runId, body.projectId);
+  if (body.suiteId) await scope.requireSuite(run.id, body.suiteId, 'suiteId');
+  return testReport(scope, body, run);
 }
 
-// For a run already known writable: no await in between.
+// For a run already known writable, and a suiteId already known to be of it
+// (scope.requireSuite): no await in between.
 export function testReport(scope: WriteScope, body: TestCreateBody, run: RegisteredRun): Planned {
   const testId = newId('test');
   // `flaky` and isFlaky say the same thing: passed after a failed attempt.
@@ -203,6 +232,14 @@ export async function reportSuite(scope: WriteScope, body: SuiteCreateBody): Pro
   await scope.authorizeProject(body.projectId);
   await scope.writableRun(body.runId, body.projectId);
   const suiteId = suiteIdOf(body.runId, body.filePath, body.title);
+  if (body.parentSuiteId) {
+    if (body.parentSuiteId === suiteId) {
+      throw new AppError('validation_error', "'parentSuiteId' names the suite itself", { field: 'parentSuiteId', issues: [{ path: 'parentSuiteId', message: 'a suite cannot be its own parent' }] });
+    }
+    await scope.requireSuite(body.runId, body.parentSuiteId, 'parentSuiteId');
+  }
+  const fresh = await suiteRegistry.register(scope.pool, body.runId, suiteId);
+  scope.rememberSuite(body.runId, suiteId);
   const event = scope.event('suite.reported', body.projectId, body.runId, {
     id: suiteId, runId: body.runId, title: body.title, filePath: body.filePath, parentSuiteId: body.parentSuiteId, reportedAt: scope.now,
   });
@@ -211,6 +248,11 @@ export async function reportSuite(scope: WriteScope, body: SuiteCreateBody): Pro
     result: {
       id: suiteId, runId: body.runId, projectId: body.projectId, title: body.title, filePath: body.filePath,
       parentSuiteId: body.parentSuiteId, createdAt: scope.now,
+    },
+    undo: async () => {
+      if (!fresh) return;
+      scope.forgetSuite(body.runId, suiteId);
+      await suiteRegistry.forget(scope.pool, body.runId, suiteId);
     },
   };
 }

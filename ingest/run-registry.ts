@@ -111,6 +111,21 @@ export const runRegistry = {
   },
 };
 
+// ingest_suites: the suites reported for a run, which a test's suiteId and a
+// suite's parentSuiteId may name.
+export const suiteRegistry = {
+  // true when it is new (only then does an undo remove it)
+  async register(db: Queryable, runId: string, suiteId: string): Promise<boolean> {
+    return ((await db.query('INSERT INTO ingest_suites (run_id, suite_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [runId, suiteId])).rowCount ?? 0) > 0;
+  },
+  async forget(db: Queryable, runId: string, suiteId: string): Promise<void> {
+    await db.query('DELETE FROM ingest_suites WHERE run_id = $1 AND suite_id = $2', [runId, suiteId]);
+  },
+  async has(db: Queryable, runId: string, suiteId: string): Promise<boolean> {
+    return (await db.query('SELECT 1 FROM ingest_suites WHERE run_id = $1 AND suite_id = $2', [runId, suiteId])).rowCount === 1;
+  },
+};
+
 async function nextShard(db: Queryable, runId: string): Promise<number> {
   return (await db.query('SELECT coalesce(max(shard), 0) + 1 AS n FROM ingest_run_shards WHERE run_id = $1', [runId])).rows[0].n;
 }

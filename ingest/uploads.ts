@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { AppError, notFound } from '../lib/errors.ts';
 import { newId } from '../schemas/ids.ts';
 import { parse, toAppError } from '../lib/http/errors.ts';
+import { wellFormed } from '../lib/text.ts';
 import { fingerprintOf, onceForKey } from '../lib/http/idempotency.ts';
 import type { AppDeps } from '../domain/app-deps.ts';
 import { ARTIFACT_TYPES, MAX_ARTIFACT_BYTES, UploadFields, type ArtifactType } from '../schemas/upload.ts';
@@ -168,7 +169,7 @@ function receive(ctx: Context, blobs: BlobStore, staged: string): Promise<Receiv
     bb.on('field', (name, value, info) => {
       if (info.nameTruncated || info.valueTruncated) return fail(invalid(name.slice(0, 100), 'is too long'));
       if (name in fields) return fail(invalid(name, 'is given twice'));
-      fields[name] = value;
+      fields[name] = wellFormed(value);
     });
     bb.on('file', (name, stream, info) => {
       if (name !== 'file' || file) {
@@ -177,7 +178,7 @@ function receive(ctx: Context, blobs: BlobStore, staged: string): Promise<Receiv
       }
       const g = guard(() => fields.type);
       stream.on('error', (err) => g.transform.destroy(err));
-      const fileName = (basename(info.filename ?? '') || 'file').replace(/[\u0000-\u001f\u007f"\\]/g, '_').slice(0, 255);
+      const fileName = (wellFormed(basename(info.filename ?? '')) || 'file').replace(/[\u0000-\u001f\u007f"\\]/g, '_').slice(0, 255);
       file = blobs.put(staged, stream.pipe(g.transform)).then((r) => ({ ...r, format: g.state.format!, fileName }));
       file.catch((err) => fail(err));
     });

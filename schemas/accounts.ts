@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { id, isoDate } from './common.ts';
 import { ApiKeyScope, AuthResponse, Name, Pagination, Password, Project, Team, User } from './api.ts';
 
+// Management bodies are strict objects: an unknown field is a 400 naming it
+// (docs/errors.md), so a misspelt or foreign field never silently does less.
+//
 // Accounts and access (issue 4): teams, members and invitations, projects,
 // project settings, API keys, users and the audit log. Paths, field names and
 // shapes follow the Euriqa reference (shared/seeds/001).
@@ -18,7 +21,7 @@ export type TeamRole = z.infer<typeof TeamRole>;
 export const InvitableRole = z.enum(['admin', 'member', 'viewer']);
 
 // ---- teams
-export const TeamPatchBody = z.object({ name: Name });
+export const TeamPatchBody = z.strictObject({ name: Name });
 export const TeamWithRole = Team.extend({ role: TeamRole.nullable() });
 export const TeamQuery = z.object({ teamId: id('team') });
 // GET /api/teams: not paged (no limit, offset); role null for an API key.
@@ -32,7 +35,7 @@ export const Member = z.object({
   id: z.string(), userId: z.string(), teamId: z.string(), role: TeamRole, name: z.string().nullable(),
   email: z.string(), avatarUrl: z.string().nullable(), joinedAt: isoDate,
 });
-export const InvitationCreateBody = z.object({ teamId: id('team'), email: Email, role: InvitableRole });
+export const InvitationCreateBody = z.strictObject({ teamId: id('team'), email: Email, role: InvitableRole });
 export const Invitation = z.object({
   id: z.string(), teamId: z.string(), email: z.string(), role: InvitableRole,
   status: z.enum(['pending', 'accepted', 'revoked', 'expired']), expiresAt: isoDate, createdAt: isoDate,
@@ -40,16 +43,16 @@ export const Invitation = z.object({
 // The token is in the creation response only; only its SHA-256 is stored.
 export const InvitationCreated = Invitation.extend({ token: z.string() });
 export const InvitationToken = z.string().regex(/^rlinv_[0-9A-Za-z]{40}$/, 'must be an invitation token');
-export const InvitationAcceptBody = z.object({ token: InvitationToken });
+export const InvitationAcceptBody = z.strictObject({ token: InvitationToken });
 // For someone without an account yet: accepting creates it for the invited email.
-export const InvitationSignupBody = z.object({ token: InvitationToken, password: Password, name: PersonName.optional() });
-export const MemberPatchBody = z.object({ role: TeamRole });
+export const InvitationSignupBody = z.strictObject({ token: InvitationToken, password: Password, name: PersonName.optional() });
+export const MemberPatchBody = z.strictObject({ role: TeamRole });
 // POST /api/auth/accept-invitation: a session for the new account, and its membership.
 export const InvitationSignupResponse = AuthResponse.extend({ member: Member });
 
 // ---- projects
 export const ProjectsQuery = Pagination.extend({ teamId: id('team').optional() });
-export const ProjectPatchBody = z.object({ name: Name.optional() }).refine(nonEmpty, atLeastOne);
+export const ProjectPatchBody = z.strictObject({ name: Name.optional() }).refine(nonEmpty, atLeastOne);
 
 // ---- project settings: a column per known setting; `settings` (jsonb) leaves
 // room for more without a migration, each one validated here.
@@ -67,7 +70,7 @@ export const ProjectSettings = z.object({
 
 // ---- API keys
 export const ApiKeysQuery = Pagination.extend({ projectId: id('project') });
-export const ApiKeyPatchBody = z.object({
+export const ApiKeyPatchBody = z.strictObject({
   isActive: z.boolean().optional(),
   name: Name.optional(),
   expiresAt: future.nullable().optional(),
@@ -79,10 +82,10 @@ export const ApiKey = z.object({
 
 // ---- users
 export const UsersQuery = Pagination;
-export const UserCreateBody = z.object({
+export const UserCreateBody = z.strictObject({
   email: Email, password: Password, name: PersonName.optional(), role: z.enum(['admin', 'user']).default('user'),
 });
-export const PasswordChangeBody = z.object({ currentPassword: z.string().min(1).max(200), newPassword: Password })
+export const PasswordChangeBody = z.strictObject({ currentPassword: z.string().min(1).max(200), newPassword: Password })
   .refine((b) => b.currentPassword !== b.newPassword, { message: 'must differ from the current password', path: ['newPassword'] });
 export const Me = User.extend({
   teams: z.array(z.object({ id: z.string(), name: z.string(), role: TeamRole })),
@@ -93,7 +96,7 @@ export const Me = User.extend({
 export const MePatchBody = z.object({
   name: Name.nullable().optional(),
   avatarUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000).nullable().optional(),
-}).refine(nonEmpty, atLeastOne);
+}).strict().refine(nonEmpty, atLeastOne);
 export const LogoutResponse = z.object({ ended: z.enum(['session', 'token']) });
 
 // ---- audit

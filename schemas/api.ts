@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Annotation, Attempt, Pagination, RunStatus, StepInput, TestError, TestStatus, durationMs, id, isoDate, longText, nonNegInt, path, shortText, tags, title } from './common.ts';
-import { RunStats } from './events.ts';
+import { Annotation, Attempt, Pagination, RunStatus, TestError, TestStatus, durationMs, id, isoDate, path, tags, title } from './common.ts';
+import { RunCreatedData, RunStats, RunUpdatedData, SuiteReportedData, TestReportedData } from './events.ts';
 import { Artifact } from './upload.ts';
 
 // Request and response bodies of the HTTP API. Paths, field names and shapes
@@ -28,65 +28,75 @@ const COMMON_PASSWORDS = new Set([
 export const Password = z.string().min(10, 'must be at least 10 characters').max(200)
   .refine((p) => new Set(p).size >= 5, 'is too simple')
   .refine((p) => !COMMON_PASSWORDS.has(p.toLowerCase().replace(/^[^a-z]+|[^a-z]+$/g, '')), 'is too common');
-export const SetupBody = z.object({ email: z.email().max(320), password: Password });
-export const LoginBody = z.object({ email: z.email().max(320), password: z.string().min(1).max(200) });
+export const SetupBody = z.strictObject({ email: z.email().max(320), password: Password });
+export const LoginBody = z.strictObject({ email: z.email().max(320), password: z.string().min(1).max(200) });
 export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), avatarUrl: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });
 export const AuthResponse = z.object({ token: z.string(), user: User });
 
 // ---- teams, projects, api keys: the create bodies; the rest of the access model is in schemas/accounts.ts
 export const Name = z.string().trim().min(1).max(200);
-export const TeamCreateBody = z.object({ name: Name });
+export const TeamCreateBody = z.strictObject({ name: Name });
 export const Team = z.object({ id: z.string(), name: z.string(), createdAt: isoDate });
-export const ProjectCreateBody = z.object({ name: Name, teamId: id('team') });
+export const ProjectCreateBody = z.strictObject({ name: Name, teamId: id('team') });
 export const Project = z.object({ id: z.string(), name: z.string(), teamId: z.string(), createdAt: isoDate, updatedAt: isoDate });
 export const ApiKeyScope = z.enum(['full', 'ingest', 'read']);
 export type ApiKeyScope = z.infer<typeof ApiKeyScope>;
-export const ApiKeyCreateBody = z.object({
+// `scopes` (a list, as in the API reference of shared/seeds/004) is taken as an
+// alias of `scope`: the key gets the widest scope listed, never more, with the
+// reference's `test:create` and `test:read` read as ingest and read. Giving
+// both that disagree is a 400; giving neither makes a full key.
+const SCOPE_ALIASES = { full: 'full', ingest: 'ingest', read: 'read', 'test:create': 'ingest', 'test:read': 'read' } as const;
+const SCOPE_ORDER: ApiKeyScope[] = ['read', 'ingest', 'full'];
+const widest = (list: ReadonlyArray<keyof typeof SCOPE_ALIASES>): ApiKeyScope =>
+  list.map((s) => SCOPE_ALIASES[s]).reduce((a, b) => (SCOPE_ORDER.indexOf(b) > SCOPE_ORDER.indexOf(a) ? b : a));
+export const ApiKeyCreateBody = z.strictObject({
   projectId: id('project'),
   name: Name,
   expiresAt: opt(isoDate.refine((d) => Date.parse(d) > Date.now(), 'must be in the future')),
-  scope: ApiKeyScope.default('full'),
-});
+  scope: ApiKeyScope.optional(),
+  scopes: z.array(z.enum(Object.keys(SCOPE_ALIASES) as [keyof typeof SCOPE_ALIASES])).min(1).max(5).optional(),
+}).refine((b) => !b.scope || !b.scopes || widest(b.scopes) === b.scope, { message: 'says another scope than `scope`', path: ['scopes'] })
+  .transform(({ scopes, scope, ...rest }) => ({ ...rest, scope: scope ?? (scopes ? widest(scopes) : 'full') }));
 export const ApiKeyCreated = z.object({
   id: z.string(), name: z.string(), projectId: z.string(), key: z.string(), scope: ApiKeyScope,
   isActive: z.boolean(), expiresAt: isoDate.nullable(), createdAt: isoDate,
 });
 
 // ---- runs
+// The write bodies take every bound from the event they become
+// (schemas/events.ts), so nothing the API acknowledges is refused downstream;
+// test/unit/contract-bounds.test.ts checks that they still agree.
+const RC = RunCreatedData.shape;
 export const RunCreateBody = z.object({
   projectId: id('project'),
-  status: RunStatus,
-  branch: opt(z.string().max(500)),
-  commitSha: opt(z.string().max(200)),
-  commitMessage: opt(z.string().max(10_000)),
-  commitAuthor: opt(shortText),
-  ciProvider: opt(shortText),
-  ciBuildId: opt(shortText),
-  ciBuildUrl: opt(z.string().max(2000)),
-  playwrightVersion: opt(z.string().max(100)),
-  workers: opt(nonNegInt),
-  shardCurrent: opt(nonNegInt),
-  shardTotal: opt(nonNegInt),
-  browser: opt(shortText),
-  os: opt(shortText),
-  viewport: opt(z.string().max(100)),
-  hostname: opt(shortText),
-  runTitle: opt(z.string().max(2000)),
-  tags: tags.default([]),
-  grepPatterns: z.array(z.string().max(1000)).max(100).default([]),
+  status: RC.status,
+  branch: opt(RC.branch),
+  commitSha: opt(RC.commitSha),
+  commitMessage: opt(RC.commitMessage),
+  commitAuthor: opt(RC.commitAuthor),
+  ciProvider: opt(RC.ciProvider),
+  ciBuildId: opt(RC.ciBuildId),
+  ciBuildUrl: opt(RC.ciBuildUrl),
+  playwrightVersion: opt(RC.playwrightVersion),
+  workers: opt(RC.workers),
+  shardCurrent: opt(RC.shardCurrent),
+  shardTotal: opt(RC.shardTotal),
+  browser: opt(RC.browser),
+  os: opt(RC.os),
+  viewport: opt(RC.viewport),
+  hostname: opt(RC.hostname),
+  runTitle: opt(RC.runTitle),
+  tags: RC.tags.default([]),
+  grepPatterns: RC.grepPatterns.default([]),
 });
 export type RunCreateBody = z.infer<typeof RunCreateBody>;
 
-export const RunPatchFields = z.object({
-  status: RunStatus.optional(),
-  totalTests: nonNegInt.optional(),
-  passedTests: nonNegInt.optional(),
-  failedTests: nonNegInt.optional(),
-  skippedTests: nonNegInt.optional(),
-  flakyTests: nonNegInt.optional(),
-  duration: nonNegInt.optional(),
+const RU = RunUpdatedData.shape;
+export const RunPatchFields = RunStats.partial().extend({
+  status: RU.status.unwrap().optional(),
+  duration: RU.duration.unwrap().optional(),
   // Our extension for merged shards (docs/ingest.md): which shard finished.
-  shardCurrent: nonNegInt.optional(),
+  shardCurrent: RU.shard.unwrap().shape.current.optional(),
 });
 const atLeastOneField = (b: object) => Object.keys(b).length > 0;
 export const RunPatchBody = RunPatchFields.refine(atLeastOneField, 'at least one field is required');
@@ -136,29 +146,31 @@ export const RunsQuery = Pagination.extend({
 }).refine((q) => !(q.from && q.to && Date.parse(q.from) > Date.parse(q.to)), { message: "'from' must not be after 'to'", path: ['from'] });
 
 // ---- tests
+const TR = TestReportedData.shape;
 export const TestCreateBody = z.object({
-  runId: id('run'),
+  runId: TR.runId,
   projectId: id('project'),
-  suiteId: opt(id('suite')),
-  title,
-  fullTitle: title,
-  filePath: path.default(''),
-  lineNumber: opt(nonNegInt),
+  suiteId: opt(TR.suiteId),
+  title: TR.title,
+  fullTitle: TR.fullTitle,
+  filePath: TR.filePath.default(''),
+  lineNumber: opt(TR.lineNumber),
   // The Playwright project (browser) a test ran under: part of the test case identity.
-  variant: z.string().max(200).default(''),
-  status: TestStatus,
+  variant: TR.variant.default(''),
+  status: TR.status,
+  // fractions of a millisecond are rounded (same bound as the event's)
   duration: durationMs,
-  retries: nonNegInt.default(0),
-  attempt: nonNegInt.default(1),
-  isFlaky: z.boolean().default(false),
-  tags: tags.default([]),
-  annotations: z.array(Annotation).max(100).default([]),
-  error: opt(TestError),
-  steps: z.array(StepInput).max(1000).default([]),
-  attempts: z.array(Attempt).max(100).default([]),
-  stdout: longText.default(''),
-  stderr: longText.default(''),
-  startedAt: opt(isoDate),
+  retries: TR.retries.default(0),
+  attempt: TR.attempt.default(1),
+  isFlaky: TR.isFlaky.default(false),
+  tags: TR.tags.default([]),
+  annotations: TR.annotations.default([]),
+  error: opt(TR.error),
+  steps: TR.steps.default([]),
+  attempts: TR.attempts.default([]),
+  stdout: TR.stdout.default(''),
+  stderr: TR.stderr.default(''),
+  startedAt: opt(TR.startedAt),
 });
 export type TestCreateBody = z.infer<typeof TestCreateBody>;
 
@@ -201,12 +213,13 @@ export const HistoryItem = z.object({
 });
 
 // ---- suites
+const SR = SuiteReportedData.shape;
 export const SuiteCreateBody = z.object({
-  runId: id('run'),
+  runId: SR.runId,
   projectId: id('project'),
-  title,
-  filePath: opt(path),
-  parentSuiteId: opt(id('suite')),
+  title: SR.title,
+  filePath: opt(SR.filePath),
+  parentSuiteId: opt(SR.parentSuiteId),
 });
 export type SuiteCreateBody = z.infer<typeof SuiteCreateBody>;
 export const SuitesQuery = z.object({ runId: id('run'), projectId: id('project').optional() });

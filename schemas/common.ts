@@ -9,9 +9,22 @@ export const title = z.string().min(1).max(2000);
 export const path = z.string().max(2000);
 export const longText = z.string().max(1_048_576); // stdout/stderr, stacks: 1 MiB each
 export const tags = z.array(z.string().max(200)).max(100);
-export const isoDate = z.iso.datetime({ offset: true });
-export const nonNegInt = z.number().int().min(0).max(2_147_483_647);
-export const durationMs = z.number().min(0).max(31 * 24 * 3600 * 1000).transform((v) => Math.round(v));
+// Numbers and instants every store can hold: Postgres int and ClickHouse
+// Int32/UInt32 columns take up to 2^31 - 1; ClickHouse DateTime (UInt32 seconds)
+// takes 1970 to 2106, and Postgres no year 0. A request schema takes its
+// bounds from the event it becomes (schemas/api.ts), so a write the API
+// acknowledged is one every projector applies.
+export const INT32_MAX = 2_147_483_647;
+const EARLIEST = Date.parse('1970-01-01T00:00:00Z');
+const LATEST = Date.parse('2106-01-01T00:00:00Z');
+export const isoDate = z.iso.datetime({ offset: true })
+  .refine((d) => { const t = Date.parse(d); return t >= EARLIEST && t < LATEST; }, 'must be between 1970 and 2105');
+export const nonNegInt = z.number().int().min(0).max(INT32_MAX);
+// retries and attempt numbers: ClickHouse keeps them as UInt16
+export const smallCount = z.number().int().min(0).max(65_535);
+// Milliseconds, rounded; at most 2^31 - 1 (24.8 days): rounding never pushes a
+// value past the bound, since anything above it is refused first.
+export const durationMs = z.number().min(0).max(INT32_MAX).transform((v) => Math.round(v));
 
 export const RunStatus = z.enum(['running', 'passed', 'failed', 'cancelled']);
 export type RunStatus = z.infer<typeof RunStatus>;

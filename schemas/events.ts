@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Annotation, Attempt, RunStatus, TestError, TestStatus, id, isoDate, longText, nonNegInt, path, shortText, tags, title, type Step } from './common.ts';
+import { Annotation, Attempt, RunStatus, TestError, TestStatus, id, isoDate, longText, nonNegInt, path, shortText, smallCount, tags, title, type Step } from './common.ts';
 import { StepInput } from './common.ts';
 
 // The event log's contract (DESIGN §2). Every event is one envelope; `data` is
@@ -86,8 +86,8 @@ export const TestReportedData = z.object({
   variant: z.string().max(200),
   status: TestStatus,
   duration: nonNegInt,
-  retries: nonNegInt,
-  attempt: nonNegInt,
+  retries: smallCount,
+  attempt: smallCount,
   isFlaky: z.boolean(),
   tags,
   annotations: z.array(Annotation).max(100),

@@ -18,7 +18,7 @@ export const FlakinessQuery = z.object({
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 
-export const QuarantineBody = z.object({
+export const QuarantineBody = z.strictObject({
   testId: TestOrCaseId,
   projectId: id('project'),
   isQuarantined: z.boolean(),

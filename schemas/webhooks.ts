@@ -23,7 +23,10 @@ export type WebhookEvent = z.infer<typeof WebhookEvent>;
 const RESERVED = /^(host|content-length|content-type|transfer-encoding|connection|x-runledger-.*)$/i;
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/, 'must be an HTTP header name')
   .refine((h) => !RESERVED.test(h), 'is set by Runledger and cannot be configured');
-const Headers = z.record(HeaderName, z.string().max(2000).regex(/^[^\r\n]*$/, 'must be one line'))
+// RFC 9110 field values as Node sends them: visible ASCII and spaces, no
+// control characters (anything else would fail the delivery, not the request).
+const HeaderValue = z.string().max(2000).regex(/^[\x20-\x7e]*$/, 'must be visible ASCII without control characters');
+const Headers = z.record(HeaderName, HeaderValue)
   .refine((h) => Object.keys(h).length <= 20, 'at most 20 headers');
 const Secret = z.string().min(16).max(200).regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
 const Url = z.string().min(1).max(2000);

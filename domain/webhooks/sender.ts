@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Config } from '../../lib/config.ts';
 import { metrics } from '../../lib/metrics.ts';
 import type { DeliveryRow, WebhookRow } from '../pg/webhooks.ts';
+import { wellFormed } from '../../lib/text.ts';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign } from './signature.ts';
 import { parseTarget, resolveTarget, TargetRefused } from './targets.ts';
 
@@ -19,7 +20,10 @@ const EXCERPT = 1024;
 // timeout. Never throws: an outcome of any kind is a SendResult.
 export async function sendOnce(hook: Pick<WebhookRow, 'url' | 'headers' | 'secret'>, d: Pick<DeliveryRow, 'id' | 'event' | 'body'>, s: Settings): Promise<SendResult> {
   const started = Date.now();
-  const done = (r: Omit<SendResult, 'durationMs'>): SendResult => ({ ...r, durationMs: Date.now() - started });
+  // What a receiver answers is stored in Postgres text: no NUL, no lone surrogate (lib/text.ts).
+  const done = (r: Omit<SendResult, 'durationMs'>): SendResult => ({
+    ...r, error: r.error === null ? null : wellFormed(r.error), excerpt: r.excerpt === null ? null : wellFormed(r.excerpt), durationMs: Date.now() - started,
+  });
   let url: URL;
   let address: { address: string; family: 4 | 6 };
   try {
@@ -49,29 +53,43 @@ export async function sendOnce(hook: Pick<WebhookRow, 'url' | 'headers' | 'secre
       req.destroy();
       resolve(done(r));
     };
-    const req = (secure ? https : http).request({
-      method: 'POST', host, port: url.port || (secure ? 443 : 80), path: `${url.pathname}${url.search}`, headers,
-      agent: false,
-      // The connection goes to the address that passed the check, not to a second lookup.
-      lookup: (_h, opts, cb) => {
-        if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [address]);
-        else cb(null, address.address, address.family);
-      },
-      ...(secure && !isIP(host) ? { servername: host } : {}),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        if (size < EXCERPT) chunks.push(c);
-        size += c.length;
-        if (size >= EXCERPT) finish({ statusCode: res.statusCode ?? null, error: null, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT) });
-      });
-      res.on('end', () => finish({ statusCode: res.statusCode ?? null, error: null, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT) }));
-      res.on('error', (err) => finish({ statusCode: res.statusCode ?? null, error: err.message, excerpt: null }));
-    });
+    let req: http.ClientRequest;
+    // Node refuses a header it cannot send (ERR_INVALID_CHAR) by throwing here:
+    // a hook stored before header values were checked fails its delivery, it
+    // does not fail the caller.
+    try {
+      req = request();
+    } catch (err) {
+      settled = true;
+      resolve(done({ statusCode: null, error: `refused: ${(err as Error).message}`, excerpt: null }));
+      return;
+    }
     const timer = setTimeout(() => finish({ statusCode: null, error: `timed out after ${s.timeoutMs} ms`, excerpt: null }), s.timeoutMs);
     req.on('error', (err) => finish({ statusCode: null, error: err.message, excerpt: null }));
     req.end(d.body);
+
+    function request(): http.ClientRequest {
+      return (secure ? https : http).request({
+        method: 'POST', host, port: url.port || (secure ? 443 : 80), path: `${url.pathname}${url.search}`, headers,
+        agent: false,
+        // The connection goes to the address that passed the check, not to a second lookup.
+        lookup: (_h, opts, cb) => {
+          if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [address]);
+          else cb(null, address.address, address.family);
+        },
+        ...(secure && !isIP(host) ? { servername: host } : {}),
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if (size < EXCERPT) chunks.push(c);
+          size += c.length;
+          if (size >= EXCERPT) finish({ statusCode: res.statusCode ?? null, error: null, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT) });
+        });
+        res.on('end', () => finish({ statusCode: res.statusCode ?? null, error: null, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT) }));
+        res.on('error', (err) => finish({ statusCode: res.statusCode ?? null, error: err.message, excerpt: null }));
+      });
+    }
   });
 }
 

@@ -9,7 +9,7 @@ import { lookup } from 'node:dns/promises';
 // the socket's lookup result), so a name that resolves to a public address for
 // the check and a private one for the connection (DNS rebinding) cannot pass.
 // `allowPrivate` (RUNLEDGER_WEBHOOK_ALLOW_PRIVATE) lifts both rules, for
-// development and tests.
+// development and tests, except for cloud metadata addresses: those stay refused.
 
 const blocked = new BlockList();
 for (const [net, prefix] of [
@@ -21,6 +21,26 @@ for (const [net, prefix] of [
   ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
   ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) blocked.addSubnet(net, prefix, 'ipv6');
+
+// Cloud instance metadata services hand out credentials: refused even when
+// private targets are allowed (link-local 169.254/16 with AWS, GCP, Azure and
+// OCI's 169.254.169.254; AWS's IPv6 fd00:ec2::254; Alibaba's 100.100.100.200;
+// OCI's 192.0.0.192).
+const metadata = new BlockList();
+metadata.addSubnet('169.254.0.0', 16, 'ipv4');
+metadata.addAddress('100.100.100.200', 'ipv4');
+metadata.addAddress('192.0.0.192', 'ipv4');
+metadata.addSubnet('fd00:ec2::', 32, 'ipv6');
+
+export function isMetadataAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (family === 6) {
+    const mapped = /^(?:0{0,4}:){0,5}:?ffff:(.+)$/i.exec(address)?.[1];
+    if (mapped) return isMetadataAddress(isIP(mapped) === 4 ? mapped : hexToV4(mapped));
+  }
+  return metadata.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
 
 // (BlockList matches IPv4 rules against IPv4-mapped IPv6 addresses too, so a
 // ::ffff:0:0/96 rule would block every IPv4 address: mapped ones are unwrapped.)
@@ -86,6 +106,9 @@ export async function resolveTarget(url: URL, allowPrivate: boolean): Promise<Re
     // Every address must be public: a client picks any of them.
     if (bad) throw new TargetRefused(`url resolves to a private or reserved address (${bad.address})`, 'private_address');
   }
+  // (private ones are refused above already; this holds with allowPrivate too)
+  const meta = addresses.find((a) => isMetadataAddress(a.address));
+  if (meta) throw new TargetRefused(`url resolves to a cloud metadata address (${meta.address})`, 'metadata_address');
   const first = addresses[0]!;
   return { address: first.address, family: first.family === 6 ? 6 : 4 };
 }

@@ -6,6 +6,8 @@ import getRawBody from 'raw-body';
 import inflate from 'inflation';
 import bourne from '@hapi/bourne';
 import { AppError } from '../errors.ts';
+import { isWellFormedDeep, wellFormedDeep } from '../text.ts';
+
 
 // Request bodies: JSON (and, where a route allows it, NDJSON), bounded, valid
 // UTF-8, and a 415 for anything else that carries a body. Routes that stream
@@ -13,12 +15,15 @@ import { AppError } from '../errors.ts';
 export type BodyRule = { limitBytes: number; ndjson?: boolean; stream?: boolean };
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines'];
+// Raw text is valid UTF-8, so a NUL or a lone surrogate can only come from an escape.
+const MAY_BE_ILL_FORMED = /\\u(?:0000|[dD][89a-fA-F])/;
 const STRICT_JSON = /^[\x20\x09\x0a\x0d]*[[{]/;
 
 export function jsonBody(defaultLimitBytes: number, rules: Record<string, BodyRule> = {}) {
   return async (ctx: Context, next: Next) => {
     const rule: BodyRule = rules[ctx.path] ?? { limitBytes: defaultLimitBytes };
-    rejectNul('query', ctx.query);
+    const query = ctx.query;
+    if (!isWellFormedDeep(query)) ctx.query = wellFormedDeep(query) as typeof query;
     if (rule.stream || !['POST', 'PUT', 'PATCH'].includes(ctx.method)) return next();
     // A body without a Content-Type is "anything else" too: reading it as no
     // body would answer with a misleading validation error.
@@ -35,8 +40,6 @@ export function jsonBody(defaultLimitBytes: number, rules: Record<string, BodyRu
       ctx.state.ndjson = true;
     } else {
       ctx.request.body = parseJson(text);
-      // (a batch checks each item on its own)
-      if (!rule.ndjson && text.includes('\\u0000')) rejectNul('body', ctx.request.body);
     }
     await next();
   };
@@ -87,28 +90,12 @@ export function parseJson(text: string): unknown {
   if (!text) return {};
   if (!STRICT_JSON.test(text)) throw new AppError('invalid_json', 'request body is not a JSON object or array');
   try {
-    return bourne.parse(text, { protoAction: 'error' });
-  } catch {
+    const value = bourne.parse(text, { protoAction: 'error' });
+    // The text rule (lib/text.ts); most bodies skip the walk.
+    return MAY_BE_ILL_FORMED.test(text) ? wellFormedDeep(value) : value;
+  } catch (err) {
+    if (err instanceof AppError) throw err;
     throw new AppError('invalid_json', 'request body is not valid JSON');
-  }
-}
-
-// Postgres text cannot hold U+0000: a string with one would be accepted here,
-// then fail a query (500) or be dead-lettered by the projector after a 201.
-// So it is refused up front, in the query string and the body alike. Walked
-// with a stack, not recursion: bodies may nest deeper than the call stack.
-export function rejectNul(where: 'query' | 'body', value: unknown, prefix = ''): void {
-  const stack: Array<[unknown, string]> = [[value, prefix]];
-  while (stack.length) {
-    const [v, path] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (v.includes('\u0000')) {
-        const message = 'must not contain NUL (U+0000) characters';
-        throw new AppError('validation_error', `'${path}' ${message}`, { field: path, issues: [{ path, message }], in: where });
-      }
-    } else if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) stack.push([child, path ? `${path}.${k}` : k]);
-    }
   }
 }
 

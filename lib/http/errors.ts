@@ -65,7 +65,10 @@ export function toAppError(err: unknown): AppError | null {
 }
 
 export function validationError(err: z.ZodError): AppError {
-  const issues = err.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
+  // An unknown field (strict bodies) is reported at its own path, one issue per field.
+  const issues = err.issues.flatMap((i) => i.code === 'unrecognized_keys'
+    ? i.keys.map((k) => ({ path: [...i.path, k].join('.'), message: 'is not a known field' }))
+    : [{ path: i.path.join('.'), message: i.message }]).slice(0, 20);
   const first = issues[0];
   const message = first ? (first.path ? `'${first.path}' ${first.message}` : first.message) : 'invalid input';
   return new AppError('validation_error', message, { field: first?.path ?? null, issues });

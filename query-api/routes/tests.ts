@@ -12,6 +12,7 @@ import { stepView, testListView, testView, testsRepo, type TestRow } from '../..
 import { testResults } from '../../domain/ch/test-results.ts';
 import { artifactView } from './artifacts.ts';
 import { artifactsRepo } from '../../domain/pg/artifacts.ts';
+import { runsRepo } from '../../domain/pg/runs.ts';
 
 export function testsRouter({ pool, ch, config }: AppDeps): Router {
   const router = new Router();
@@ -29,6 +30,11 @@ export function testsRouter({ pool, ch, config }: AppDeps): Router {
   router.get('/api/tests', async (ctx) => {
     const q = parse(TestsQuery, ctx.query);
     const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
+    // A run of another project answers 404, as an unknown one does (not an empty list).
+    if (q.runId) {
+      const run = await runsRepo.byId(pool, q.runId);
+      if (!run || run.project_id !== projectId) throw notFound('run', q.runId);
+    }
     const { rows, total } = await testsRepo.list(pool, { ...q, projectId });
     ctx.body = { data: rows.map(testListView), total, limit: q.limit, offset: q.offset };
   });

@@ -121,7 +121,7 @@ const BODY_CASES: Case[] = [
   ['a flakiness threshold over 1', 'PATCH', () => `/api/projects/${t.projectId}/settings`, { flakinessThreshold: 1.01 }, 'flakinessThreshold'],
   ['a null flakiness threshold', 'PATCH', () => `/api/projects/${t.projectId}/settings`, { flakinessThreshold: null }, 'flakinessThreshold'],
   ['auto-quarantine as a string', 'PATCH', () => `/api/projects/${t.projectId}/settings`, { autoQuarantineEnabled: 'yes' }, 'autoQuarantineEnabled'],
-  ['an unknown setting', 'PATCH', () => `/api/projects/${t.projectId}/settings`, { autoQuarantine: true }, ''],
+  ['an unknown setting', 'PATCH', () => `/api/projects/${t.projectId}/settings`, { autoQuarantine: true }, 'autoQuarantine'],
   // API keys
   ['a key name over 200 characters', 'POST', () => '/api/api-keys', { projectId: '$project', name: long(201) }, 'name'],
   ['a key with an unknown scope', 'POST', () => '/api/api-keys', { projectId: '$project', name: 'k', scope: 'admin' }, 'scope'],

@@ -322,8 +322,6 @@ const RUN_CASES: Bad[] = (() => {
     field(r, 'with a tag over 200 characters', { tags: ['t'.repeat(201)] }, 'tags.0'),
     field(r, 'with 101 tags', { tags: Array.from({ length: 101 }, (_, i) => `t${i}`) }, 'tags'),
     field(r, 'with 101 grep patterns', { grepPatterns: Array.from({ length: 101 }, (_, i) => `@g${i}`) }, 'grepPatterns'),
-    field(r, 'with a NUL character in commitMessage', { commitMessage: 'fix\u0000bug' }, 'commitMessage'),
-    field(r, 'with a NUL character in a tag', { tags: ['ok', 'a\u0000'] }, 'tags.1'),
     notFound('for an unknown projectId', r, () => runBody(newId('project'))),
     notFound("with another project's projectId", r, () => runBody(F.b.projectId)),
     notFound("from another project, for this project's projectId", r, () => runBody(F.a.projectId), 'b'),
@@ -402,9 +400,6 @@ const TEST_CASES: Bad[] = (() => {
       () => ({ method: 'POST', path: '/api/tests', raw: withRaw(r.body(), 'steps', nestedSteps(10_000)), headers: JSON_TYPE }), /^steps\.0(\.steps\.0){7}\.steps/),
     bad('with an error nested 10,000 arrays deep', 400, 'validation_error',
       () => ({ method: 'POST', path: '/api/tests', raw: withRaw(r.body(), 'error', nestedArrays(10_000)), headers: JSON_TYPE }), 'error'),
-    field(r, 'with a NUL character in the title', { title: 'a\u0000b' }, 'title'),
-    field(r, 'with a NUL character in stdout', { stdout: 'binary\u0000output' }, 'stdout'),
-    field(r, 'with a NUL character in a step title', step({ title: 'click\u0000' }), 'steps.0.title'),
     notFound('for an unknown run id', r, () => testBody(F.a.projectId, newId('run'), 3)),
     notFound("for another project's run, with its own projectId", r, () => testBody(F.a.projectId, F.runB, 3)),
     notFound("for another project's run and projectId", r, () => testBody(F.b.projectId, F.runB, 3)),
@@ -425,7 +420,6 @@ const SUITE_CASES: Bad[] = (() => {
     field(r, 'with a malformed runId', { runId: 'run_xyz789' }, 'runId'),
     field(r, 'with a malformed projectId', { projectId: 'project-1' }, 'projectId'),
     field(r, 'with a malformed parentSuiteId', { parentSuiteId: "suite_' OR 1=1 --" }, 'parentSuiteId'),
-    field(r, 'with a NUL character in the title', { title: 'Auth\u0000' }, 'title'),
     notFound('for an unknown run id', r, () => ({ ...r.body(), runId: newId('run') })),
     notFound("for another project's run, with its own projectId", r, () => ({ ...r.body(), runId: F.runB })),
     notFound("for another project's run and projectId", r, () => ({ ...r.body(), runId: F.runB, projectId: F.b.projectId })),
@@ -542,7 +536,6 @@ const READ_CASES: Record<string, Bad[]> = {
     get('with status given twice', 400, 'validation_error', () => '/api/runs?status=passed&status=failed', 'a', 'status'),
     get('with a malformed projectId', 400, 'validation_error', () => '/api/runs?projectId=proj_abc123', 'a', 'projectId'),
     get('with a branch over 500 characters', 400, 'validation_error', () => `/api/runs?branch=${'b'.repeat(501)}`, 'a', 'branch'),
-    get('with a NUL in branch', 400, 'validation_error', () => '/api/runs?branch=main%00', 'a', 'branch'),
     get('for a user without projectId', 400, 'validation_error', () => '/api/runs', 'aUser', 'projectId'),
     get('for an unknown project', 404, 'not_found', () => `/api/runs?projectId=${newId('project')}`),
     get("with another project's projectId", 404, 'not_found', () => `/api/runs?projectId=${F.a.projectId}`, 'b'),
@@ -561,7 +554,6 @@ const READ_CASES: Record<string, Bad[]> = {
     get('with a malformed runId', 400, 'validation_error', () => `/api/tests?runId=${inPath("run_' OR 1=1 --")}`, 'a', 'runId'),
     get('with a malformed projectId', 400, 'validation_error', () => '/api/tests?projectId=abc', 'a', 'projectId'),
     get('with a search over 500 characters', 400, 'validation_error', () => `/api/tests?search=${'s'.repeat(501)}`, 'a', 'search'),
-    get('with a NUL in search', 400, 'validation_error', () => '/api/tests?search=%00', 'a', 'search'),
     get('for a user without projectId', 400, 'validation_error', () => '/api/tests', 'aUser', 'projectId'),
     get("with another project's projectId", 404, 'not_found', () => `/api/tests?projectId=${F.a.projectId}&runId=${F.runA}`, 'b'),
     get('without a credential', 401, 'invalid_auth', () => '/api/tests', 'none'),
@@ -601,7 +593,6 @@ const ACCOUNT_CASES: Record<string, Bad[]> = {
     post('with a blank name', 400, 'validation_error', '/api/teams', () => ({ name: '   ' }), 'aUser', 'name'),
     post('with a name over 200 characters', 400, 'validation_error', '/api/teams', () => ({ name: 'n'.repeat(201) }), 'aUser', 'name'),
     post('with a numeric name', 400, 'validation_error', '/api/teams', () => ({ name: 42 }), 'aUser', 'name'),
-    post('with a NUL in the name', 400, 'validation_error', '/api/teams', () => ({ name: 'QA\u0000' }), 'aUser', 'name'),
     bad('with malformed JSON', 400, 'invalid_json', () => ({ method: 'POST', path: '/api/teams', raw: '{"name":', headers: JSON_TYPE, as: 'aUser' })),
     bad('sent as text/plain', 415, 'unsupported_media_type', () => ({ method: 'POST', path: '/api/teams', raw: '{"name":"x"}', headers: { 'content-type': 'text/plain' }, as: 'aUser' })),
     post('with an API key', 403, 'insufficient_scope', '/api/teams', () => ({ name: 'QA' }), 'a'),
@@ -797,7 +788,11 @@ describe('with two tenants', () => {
 
   it("never lists another project's runs or tests in the caller's own project", async () => {
     const foreign = client(stack.url, { key: F.b.apiKey });
-    for (const path of ['/api/runs', `/api/tests?runId=${F.runA}`, `/api/tests?search=${SECRET}`]) {
+    // (another project's run as runId is a 404, as an unknown run: issue 14)
+    const byRun = await foreign.get(`/api/tests?runId=${F.runA}`);
+    expect(byRun.status).toBe(404);
+    expect(byRun.text).not.toContain(SECRET);
+    for (const path of ['/api/runs', `/api/tests?search=${SECRET}`]) {
       const res = await foreign.get(path);
       expect(res.status, path).toBe(200);
       expect(res.text, path).not.toContain(SECRET);

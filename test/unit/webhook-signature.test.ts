@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { sign, verify } from '../../domain/webhooks/signature.ts';
-import { isPublicAddress } from '../../domain/webhooks/targets.ts';
+import { isPublicAddress, isMetadataAddress, resolveTarget } from '../../domain/webhooks/targets.ts';
 
 describe('webhook signatures', () => {
   it('match openssl (an independent HMAC-SHA256 of "<t>.<body>")', () => {
@@ -29,5 +29,20 @@ describe('public addresses', () => {
   });
   it.each(['93.184.215.14', '8.8.8.8', '172.32.0.1', '::ffff:8.8.8.8', '2606:4700:4700::1111'])('%s is public', (a) => {
     expect(isPublicAddress(a)).toBe(true);
+  });
+});
+
+describe('cloud metadata addresses (refused even with RUNLEDGER_WEBHOOK_ALLOW_PRIVATE=1)', () => {
+  it.each(['169.254.169.254', '169.254.170.2', 'fd00:ec2::254', '100.100.100.200', '192.0.0.192', '::ffff:169.254.169.254', '0:0:0:0:0:ffff:a9fe:a9fe', '::ffff:6464:64c8'])('%s is a metadata address', (a) => {
+    expect(isMetadataAddress(a)).toBe(true);
+  });
+  it.each(['127.0.0.1', '10.0.0.1', '100.100.100.201', '8.8.8.8', '::1'])('%s is not', (a) => {
+    expect(isMetadataAddress(a)).toBe(false);
+  });
+  it.each(['http://169.254.169.254/latest/meta-data/', 'http://[fd00:ec2::254]/', 'http://100.100.100.200/', 'http://[::ffff:169.254.169.254]/'])('resolveTarget refuses %s with allowPrivate', async (url) => {
+    await expect(resolveTarget(new URL(url), true)).rejects.toMatchObject({ reason: 'metadata_address' });
+  });
+  it('resolveTarget still allows loopback with allowPrivate', async () => {
+    await expect(resolveTarget(new URL('http://127.0.0.1:9/'), true)).resolves.toMatchObject({ address: '127.0.0.1' });
   });
 });
