@@ -7,6 +7,7 @@ import { measureKoaOverhead } from './koa-overhead.ts';
 import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
 import { measureAnalytics10M } from './analytics-10m.ts';
 import { measureProjectors } from './projectors/bench.ts';
+import { measureReactorDecode } from './reactor-decode.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -20,6 +21,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   'analytics-10m': () => measureAnalytics10M(),
   // Postgres projection ÷ COPY, ClickHouse projector ÷ JSONEachRow, same rows (goals ≥ 0.5)
   projectors: () => measureProjectors(),
+  // a reactor's decoding: every event validated vs only the types it handles
+  'reactor-decode': async () => measureReactorDecode(),
 };
 
 const only = process.argv.slice(2);
