@@ -6,6 +6,8 @@ import { measureBatchThroughput } from './batch-throughput.ts';
 import { measureKoaOverhead } from './koa-overhead.ts';
 import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
 import { measureAnalytics10M } from './analytics-10m.ts';
+import { measureProjectors } from './projectors/bench.ts';
+import { measureReactorDecode } from './reactor-decode.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -17,6 +19,10 @@ const benches: Record<string, () => Promise<unknown>> = {
   'koa-vs-node-http': () => measureKoaOverhead(),
   'flakiness-accuracy': () => measureFlakinessAccuracy(),
   'analytics-10m': () => measureAnalytics10M(),
+  // Postgres projection ÷ COPY, ClickHouse projector ÷ JSONEachRow, same rows (goals ≥ 0.5)
+  projectors: () => measureProjectors(),
+  // a reactor's decoding: every event validated vs only the types it handles
+  'reactor-decode': async () => measureReactorDecode(),
 };
 
 const only = process.argv.slice(2);
