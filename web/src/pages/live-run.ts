@@ -1,0 +1,87 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { get, type List, type Run, type TestItem } from '../api';
+import { LIVE_STATUSES } from '../ui/format';
+
+export type Counters = Pick<Run, 'totalTests' | 'passedTests' | 'failedTests' | 'skippedTests' | 'flakyTests' | 'passRate' | 'duration'>;
+export type LiveRun = { run: Run | null; tests: TestItem[]; live: boolean; error: unknown; loading: boolean; version: number };
+
+const PAGE = 500;
+
+// A run and all its tests: the pages of GET /api/tests in parallel, then, while
+// the run is not final, the SSE stream adds each result as it is projected.
+// Tests are kept in a Map by id, so the stream's replay after a reconnect and a
+// page fetched concurrently never count a result twice.
+export function useLiveRun(runId: string): LiveRun {
+  const [state, setState] = useState<LiveRun>({ run: null, tests: [], live: false, error: null, loading: true, version: 0 });
+  const byId = useRef(new Map<string, TestItem>());
+
+  useEffect(() => {
+    let closed = false;
+    let source: EventSource | null = null;
+    byId.current = new Map();
+    let run: Run | null = null;
+    let live = false;
+    let pending = 0;
+    let timer = 0;
+    const publish = () => {
+      timer = 0;
+      if (closed) return;
+      setState((s) => ({ run, tests: [...byId.current.values()], live, error: null, loading: false, version: s.version + 1 }));
+    };
+    // Many results a second arrive on a busy run: one render per animation frame.
+    const schedule = () => {
+      if (!timer) timer = requestAnimationFrame(publish) as unknown as number;
+    };
+
+    (async () => {
+      try {
+        run = await get<Run>(`/api/runs/${runId}`);
+        live = LIVE_STATUSES.has(run.status);
+        if (live) openStream();
+        const first = await get<List<TestItem>>('/api/tests', { runId, limit: PAGE, offset: 0 });
+        for (const t of first.data) byId.current.set(t.id, t);
+        const rest = [];
+        for (let off = PAGE; off < first.total; off += PAGE) rest.push(get<List<TestItem>>('/api/tests', { runId, limit: PAGE, offset: off }));
+        for (const page of await Promise.all(rest)) for (const t of page.data) if (!byId.current.has(t.id)) byId.current.set(t.id, t);
+        pending = 0;
+        publish();
+      } catch (error) {
+        if (!closed) setState((s) => ({ ...s, error, loading: false }));
+      }
+    })();
+
+    function openStream() {
+      source = new EventSource(`/api/runs/${runId}/stream`, { withCredentials: true });
+      source.addEventListener('test', (e) => {
+        const t = JSON.parse((e as MessageEvent).data) as TestItem;
+        byId.current.set(t.id, t);
+        pending++;
+        schedule();
+      });
+      source.addEventListener('counters', (e) => {
+        const c = JSON.parse((e as MessageEvent).data) as Counters;
+        if (run) run = { ...run, ...c };
+        schedule();
+      });
+      source.addEventListener('status', (e) => {
+        const s = JSON.parse((e as MessageEvent).data) as { status: string };
+        if (run) run = { ...run, status: s.status };
+        schedule();
+      });
+      source.addEventListener('end', (e) => {
+        const d = JSON.parse((e as MessageEvent).data) as Run & { reason?: string };
+        if (!d.reason) run = d;
+        live = false;
+        source?.close();
+        schedule();
+      });
+    }
+    return () => {
+      closed = true;
+      source?.close();
+      if (timer) cancelAnimationFrame(timer);
+      void pending;
+    };
+  }, [runId]);
+  return state;
+}
