@@ -67,14 +67,14 @@ export async function measureDashboard(tests = Number(process.env.BENCH_DASHBOAR
       await page.getByTestId('test-detail').waitFor();
       runPage.push(await page.evaluate(() => performance.now()));
       // Baseline: the same page's bare fetches of the run and its tests (no rendering).
-      fetchOnly.push(await page.evaluate(async ({ runId, n }) => {
+      fetchOnly.push(await page.evaluate(async ({ runId, projectId, n }) => {
         const t0 = performance.now();
         await fetch(`/api/runs/${runId}`).then((r) => r.json());
         const pages = [];
-        for (let off = 0; off < n; off += 500) pages.push(fetch(`/api/tests?runId=${runId}&limit=500&offset=${off}`).then((r) => r.json()));
+        for (let off = 0; off < n; off += 500) pages.push(fetch(`/api/tests?projectId=${projectId}&runId=${runId}&limit=500&offset=${off}`).then((r) => r.json()));
         await Promise.all(pages);
         return performance.now() - t0;
-      }, { runId: run.id, n: tests }));
+      }, { runId: run.id, projectId: tenant.projectId, n: tests }));
     }
     // Scrolling the virtual list to its end: rows rendered stay few.
     const renderedRows = await page.evaluate(async () => {

@@ -35,7 +35,7 @@ export async function seedRuns(base: string, apiKey: string, projectId: string, 
   const api = client(base, { key: apiKey });
   const made: SeededRun[] = [];
   for (let r = 0; r < runs; r++) {
-    const run = await api.post('/api/runs', runBody(projectId, { branch: opts.branch?.(r) ?? 'main', commitSha: `c0ffee${r}0000`, runTitle: `Nightly #${r + 1}`, shardTotal: 2, ciBuildUrl: `https://ci.example.com/builds/${r + 1}` }));
+    const run = await api.post('/api/runs', runBody(projectId, { branch: opts.branch?.(r) ?? 'main', commitSha: `c0ffee${r}0000`, runTitle: `Nightly #${r + 1}`, shardCurrent: 1, shardTotal: 1, ciBuildUrl: `https://ci.example.com/builds/${r + 1}` }));
     expect(run.status, run.text).toBe(201);
     const items = Array.from({ length: SEED_TESTS }, (_, i) => ({ type: 'test', ...seededTest(projectId, run.body.id, i, r) }));
     const batch = await api.post('/api/ingest/batch', items);

@@ -14,7 +14,7 @@ type Transitions = { data: Array<{ date: string; stable: number; flaky: number; 
 
 function TransitionsChart({ projectId }: { projectId: string }) {
   const t = useApi<Transitions>('/api/analytics/flakiness-transitions', { projectId, period: '30d' }, { retry: false });
-  if (t.error && t.error.status === 404 && t.error.code === 'not_found' && !t.error.details?.resource) {
+  if (t.error && t.error.status === 404) {
     return <p class="muted">The server does not report flakiness transitions yet.</p>;
   }
   return (

@@ -38,10 +38,10 @@ export function useLiveRun(runId: string): LiveRun {
         run = await get<Run>(`/api/runs/${runId}`);
         live = LIVE_STATUSES.has(run.status);
         if (live) openStream();
-        const first = await get<List<TestItem>>('/api/tests', { runId, limit: PAGE, offset: 0 });
+        const first = await get<List<TestItem>>('/api/tests', { projectId: run.projectId, runId, limit: PAGE, offset: 0 });
         for (const t of first.data) byId.current.set(t.id, t);
         const rest = [];
-        for (let off = PAGE; off < first.total; off += PAGE) rest.push(get<List<TestItem>>('/api/tests', { runId, limit: PAGE, offset: off }));
+        for (let off = PAGE; off < first.total; off += PAGE) rest.push(get<List<TestItem>>('/api/tests', { projectId: run!.projectId, runId, limit: PAGE, offset: off }));
         for (const page of await Promise.all(rest)) for (const t of page.data) if (!byId.current.has(t.id)) byId.current.set(t.id, t);
         pending = 0;
         publish();

@@ -17,6 +17,8 @@ export function LineChart({ x, series, height = 220, title, bars }: { x: number[
         {},
         ...series.map((s) => ({
           label: s.label, stroke: s.color, width: 2, spanGaps: false,
+          // a day with data between two without still shows
+          points: { show: true, size: 5, fill: s.color },
           fill: bars ? s.color + '55' : undefined,
           paths: bars ? uPlot.paths.bars!({ size: [0.6, 40] }) : undefined,
           value: (_u: uPlot, v: number | null) => (v == null ? '–' : `${Number.isInteger(v) ? v : v.toFixed(2)}${s.unit ?? ''}`),
