@@ -29,6 +29,18 @@ const Env = z.object({
   RUNLEDGER_CLICKHOUSE_DB: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('runledger'),
   RUNLEDGER_JWT_SECRET: z.string().min(16).default('dev-only-secret-change-me-please'),
   RUNLEDGER_JWT_TTL_SECONDS: z.coerce.number().int().positive().default(12 * 3600),
+  // Browser sessions (docs/access.md): ended after this long without a request,
+  // and this long after sign-in whatever the activity; the cookie's token is
+  // replaced this often (the old one works for RUNLEDGER_SESSION_ROTATE_GRACE_SECONDS more).
+  RUNLEDGER_SESSION_IDLE_SECONDS: z.coerce.number().int().positive().default(12 * 3600),
+  RUNLEDGER_SESSION_ABSOLUTE_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),
+  RUNLEDGER_SESSION_ROTATE_SECONDS: z.coerce.number().int().positive().default(15 * 60),
+  RUNLEDGER_SESSION_ROTATE_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
+  // Behind a reverse proxy that sets X-Forwarded-Proto/-For: 1 to believe them
+  // (the session cookie is Secure when the request was https; the login rate limit keys on the client IP).
+  RUNLEDGER_TRUST_PROXY: z.enum(['0', '1', 'true', 'false']).default('0'),
+  // The dashboard's built files (web/ builds them); served at /.
+  RUNLEDGER_WEB_DIR: z.string().optional(),
   RUNLEDGER_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
   RUNLEDGER_KAFKA_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   RUNLEDGER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -100,6 +112,9 @@ export type Config = {
   clickhouseDb: string;
   jwtSecret: string;
   jwtTtlSeconds: number;
+  sessions: { idleSeconds: number; absoluteSeconds: number; rotateSeconds: number; rotateGraceSeconds: number };
+  trustProxy: boolean;
+  webDir: string;
   bodyLimitBytes: number;
   kafkaTimeoutMs: number;
   logLevel: string;
@@ -142,6 +157,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     clickhouseDb: e.RUNLEDGER_CLICKHOUSE_DB,
     jwtSecret: e.RUNLEDGER_JWT_SECRET,
     jwtTtlSeconds: e.RUNLEDGER_JWT_TTL_SECONDS,
+    sessions: {
+      idleSeconds: e.RUNLEDGER_SESSION_IDLE_SECONDS,
+      absoluteSeconds: e.RUNLEDGER_SESSION_ABSOLUTE_SECONDS,
+      rotateSeconds: e.RUNLEDGER_SESSION_ROTATE_SECONDS,
+      rotateGraceSeconds: e.RUNLEDGER_SESSION_ROTATE_GRACE_SECONDS,
+    },
+    trustProxy: e.RUNLEDGER_TRUST_PROXY === '1' || e.RUNLEDGER_TRUST_PROXY === 'true',
+    webDir: e.RUNLEDGER_WEB_DIR ?? new URL('../web/dist/', import.meta.url).pathname,
     bodyLimitBytes: e.RUNLEDGER_BODY_LIMIT_BYTES,
     kafkaTimeoutMs: e.RUNLEDGER_KAFKA_TIMEOUT_MS,
     logLevel: e.RUNLEDGER_LOG_LEVEL,

@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   invalid_auth: 401,
   insufficient_scope: 403,
   forbidden: 403,
+  csrf_failed: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,

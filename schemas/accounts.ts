@@ -84,7 +84,17 @@ export const UserCreateBody = z.object({
 });
 export const PasswordChangeBody = z.object({ currentPassword: z.string().min(1).max(200), newPassword: Password })
   .refine((b) => b.currentPassword !== b.newPassword, { message: 'must differ from the current password', path: ['newPassword'] });
-export const Me = User.extend({ teams: z.array(z.object({ id: z.string(), name: z.string(), role: TeamRole })) });
+export const Me = User.extend({
+  teams: z.array(z.object({ id: z.string(), name: z.string(), role: TeamRole })),
+  // only when the caller is signed in by the dashboard's session cookie: the value for X-CSRF-Token
+  csrfToken: z.string().optional(),
+});
+// A profile change (Fusillade: name and avatar); null clears.
+export const MePatchBody = z.object({
+  name: Name.nullable().optional(),
+  avatarUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000).nullable().optional(),
+}).refine(nonEmpty, atLeastOne);
+export const LogoutResponse = z.object({ ended: z.enum(['session', 'token']) });
 
 // ---- audit
 export const AuditQuery = Pagination.extend({

@@ -30,7 +30,7 @@ export const Password = z.string().min(10, 'must be at least 10 characters').max
   .refine((p) => !COMMON_PASSWORDS.has(p.toLowerCase().replace(/^[^a-z]+|[^a-z]+$/g, '')), 'is too common');
 export const SetupBody = z.object({ email: z.email().max(320), password: Password });
 export const LoginBody = z.object({ email: z.email().max(320), password: z.string().min(1).max(200) });
-export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });
+export const User = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), avatarUrl: z.string().nullable(), role: z.enum(['admin', 'user']), createdAt: isoDate });
 export const AuthResponse = z.object({ token: z.string(), user: User });
 
 // ---- teams, projects, api keys: the create bodies; the rest of the access model is in schemas/accounts.ts

@@ -12,6 +12,9 @@ import { errorMiddleware } from './errors.ts';
 import { jsonBody } from './body.ts';
 import { observeRequests } from './observe.ts';
 import { authenticate } from './auth.ts';
+import { CookieSessions } from './session.ts';
+import { dashboard } from './dashboard.ts';
+import { traceViewer } from './trace-viewer.ts';
 import { KeyUsage } from './key-usage.ts';
 import { rateLimit } from './rate-limit.ts';
 import { apiRateLimits } from './rate-limit-groups.ts';
@@ -52,6 +55,8 @@ export type AppDeps = ServiceDeps & {
   watcher: ProjectionWatcher;
   idempotency: IdempotencyStore;
   limits: { auth: Middleware };
+  // the dashboard's cookie sessions (lib/http/session.ts)
+  sessions: CookieSessions;
 };
 export type RunledgerApp = Koa & {
   // API keys' lastUsedAt, held in memory between writes.
@@ -82,9 +87,11 @@ export function createApp(services: ServiceDeps): RunledgerApp {
     watcher: new ProjectionWatcher(pool, services.ch, config.topic, logger),
     idempotency: new IdempotencyStore(pool, config.idempotencyTtlSeconds),
     limits: { auth: rateLimit({ group: 'auth', max: config.authRateLimit, windowMs: config.authRateWindowMs, key: (ctx) => ctx.ip }) },
+    sessions: new CookieSessions(pool, config.sessions),
   };
   const app = new Koa() as RunledgerApp;
-  app.proxy = false;
+  // X-Forwarded-* only from a proxy the operator vouches for (RUNLEDGER_TRUST_PROXY).
+  app.proxy = config.trustProxy;
   app.keyUsage = deps.keyUsage;
   app.close = () => deps.keyUsage.close();
 
@@ -111,7 +118,7 @@ export function createApp(services: ServiceDeps): RunledgerApp {
   // caller's rate limit, read-your-writes for GETs, the body, Idempotency-Key for POSTs.
   const api = new Router();
   api.use(
-    authenticate(pool, config.jwtSecret, deps.keyUsage),
+    authenticate(pool, config.jwtSecret, deps.keyUsage, deps.sessions),
     apiRateLimits(config.rateLimits),
     readYourWrites(deps.watcher, config.readYourWritesTimeoutMs),
     body,
@@ -120,5 +127,9 @@ export function createApp(services: ServiceDeps): RunledgerApp {
   for (const r of apiRouters(deps)) api.use(r.routes());
   app.use(open.routes()).use(open.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
+  // What no router answered: the self-hosted trace viewer (/trace/) and the
+  // dashboard's files and pages (docs/dashboard.md "Serving and sessions").
+  app.use(traceViewer());
+  app.use(dashboard(config.webDir));
   return app;
 }

@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError, notFound } from '../errors.ts';
 import type { Pool, Queryable } from '../pg.ts';
@@ -8,6 +9,7 @@ import { teams, type TeamRole } from '../../query-api/pg/teams.ts';
 import { users } from '../../query-api/pg/users.ts';
 import type { ApiKeyScope } from '../../schemas/api.ts';
 import type { KeyUsage } from './key-usage.ts';
+import { isRevokedJwt, type CookieSessions } from './session.ts';
 
 // Who is calling: a project API key (machines) or a user with a JWT (people).
 // Both go through `authorize` (a project) or `authorizeTeam` (a team) below: the
@@ -32,7 +34,7 @@ export const SCOPE_RANK: Record<ApiKeyScope, number> = { read: 1, ingest: 2, ful
 export const ROLE_RANK: Record<TeamRole, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
 
 export function signUserToken(userId: string, secret: string, ttlSeconds: number, sessionVersion = 0): string {
-  return jwt.sign({ sv: sessionVersion }, secret, { algorithm: 'HS256', subject: userId, expiresIn: ttlSeconds });
+  return jwt.sign({ sv: sessionVersion }, secret, { algorithm: 'HS256', subject: userId, expiresIn: ttlSeconds, jwtid: randomUUID() });
 }
 
 const STREAM_PATH = /^\/api\/runs\/[^/]+\/stream$/;
@@ -56,10 +58,16 @@ function credentialFrom(ctx: Context): { type: 'key' | 'jwt'; value: string } | 
   return null;
 }
 
-export function authenticate(pool: Pool, jwtSecret: string, keyUsage?: KeyUsage) {
+export function authenticate(pool: Pool, jwtSecret: string, keyUsage?: KeyUsage, sessions?: CookieSessions) {
   return async (ctx: Context, next: Next) => {
     const cred = credentialFrom(ctx);
-    if (!cred) throw new AppError('invalid_auth', 'authentication required: send X-API-Key or Authorization');
+    if (!cred) {
+      // No header credential: the dashboard's session cookie (lib/http/session.ts).
+      const user = await sessions?.authenticate(ctx);
+      if (!user) throw new AppError('invalid_auth', 'authentication required: send X-API-Key or Authorization');
+      ctx.state.principal = { kind: 'user', ...user } satisfies Principal;
+      return next();
+    }
     if (cred.type === 'key') {
       if (cred.value.length > 200) throw new AppError('invalid_auth', 'invalid API key');
       const key = await apiKeys.findUsable(pool, cred.value);
@@ -69,16 +77,17 @@ export function authenticate(pool: Pool, jwtSecret: string, keyUsage?: KeyUsage)
     } else {
       let userId: string;
       let sessionVersion: unknown;
+      let payload: string | jwt.JwtPayload = '';
       try {
-        const payload = jwt.verify(cred.value, jwtSecret, { algorithms: ['HS256'] });
+        payload = jwt.verify(cred.value, jwtSecret, { algorithms: ['HS256'] });
         userId = typeof payload === 'object' && typeof payload.sub === 'string' ? payload.sub : '';
         sessionVersion = typeof payload === 'object' ? (payload.sv ?? 0) : undefined;
       } catch {
         throw new AppError('invalid_auth', 'invalid or expired token');
       }
       const user = userId ? await users.byId(pool, userId) : undefined;
-      // A password change ends the sessions issued before it.
-      if (!user || sessionVersion !== user.session_version) throw new AppError('invalid_auth', 'invalid or expired token');
+      // A password change ends the sessions issued before it; a logout ends its own token.
+      if (!user || sessionVersion !== user.session_version || (await isRevokedJwt(pool, cred.value, payload))) throw new AppError('invalid_auth', 'invalid or expired token');
       ctx.state.principal = { kind: 'user', userId: user.id, isAdmin: user.role === 'admin' } satisfies Principal;
     }
     await next();

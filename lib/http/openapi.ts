@@ -92,14 +92,20 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     ok: { status: 201, ...R('AuthResponse', api.AuthResponse) }, errors: ['setup_complete', 'rate_limited'],
   },
   'POST /api/auth/login': {
-    tag: 'auth', access: 'open', summary: 'Log in for a JWT; rate-limited per IP.', body: api.LoginBody,
+    tag: 'auth', access: 'open', summary: 'Log in: a JWT in the answer, and the dashboard\'s `rl_session` (HttpOnly) and `rl_csrf` cookies; rate-limited per IP.', body: api.LoginBody,
     ok: { status: 200, ...R('AuthResponse', api.AuthResponse) }, errors: ['invalid_auth', 'rate_limited'],
   },
   'POST /api/auth/accept-invitation': {
     tag: 'auth', access: 'open', summary: 'Join a team by invitation token, creating the account for the invited address; rate-limited per IP.',
     body: acc.InvitationSignupBody, ok: { status: 201, ...R('InvitationSignupResponse', acc.InvitationSignupResponse) }, errors: ['not_found', 'conflict', 'rate_limited'],
   },
-  'GET /api/auth/me': { tag: 'auth', permission: 'user', summary: 'Who am I, with my teams and roles.', ok: { status: 200, ...R('Me', acc.Me) } },
+  'GET /api/auth/me': { tag: 'auth', permission: 'user', summary: 'Who am I, with my teams and roles; with the dashboard\'s session cookie also `csrfToken`, the value for `X-CSRF-Token`.', ok: { status: 200, ...R('Me', acc.Me) } },
+  'PATCH /api/auth/me': { tag: 'auth', permission: 'user', body: acc.MePatchBody, summary: 'Change my profile: name and avatar URL (null clears).', ok: { status: 200, ...R('User', api.User) } },
+  'POST /api/auth/logout': {
+    tag: 'auth', permission: 'user',
+    summary: 'End what this request is authenticated with: the session cookie (the session is deleted, its cookies cleared) or the bearer JWT (that token only is revoked until it expires).',
+    ok: { status: 200, ...R('LogoutResponse', acc.LogoutResponse) },
+  },
   'GET /api/auth/users': {
     tag: 'auth', permission: 'instance_admin', summary: 'The instance\'s users.', query: acc.UsersQuery,
     ok: { status: 200, ...R('UserList', list(api.User)) },
@@ -284,6 +290,7 @@ const CODE_NOTES: Record<ErrorCode, string> = {
   invalid_auth: 'no credential, or an unknown, inactive, expired or malformed one',
   insufficient_scope: 'the key\'s scope or the user\'s role is too low (details.required)',
   forbidden: 'an invitation for someone else; an expired or altered artifact URL',
+  csrf_failed: 'an unsafe method by session cookie without the session\'s X-CSRF-Token',
   not_found: 'unknown id, or a resource of another project or team (never 403)',
   method_not_allowed: 'the path exists but not with this method (Allow header); any path',
   conflict: 'a duplicate or a state that forbids the change (details.reason)',
@@ -307,6 +314,8 @@ export function errorCodesOf(doc: RouteDoc, method: string): Map<number, ErrorCo
   if (doc.body) ['payload_too_large', 'unsupported_media_type'].forEach((c) => codes.add(c as ErrorCode));
   if (doc.body && doc.bodyType !== 'multipart') codes.add('invalid_json');
   if (access === 'credential' && method === 'POST') codes.add('idempotency_error');
+  // a cookie session without its X-CSRF-Token (lib/http/session.ts)
+  if (access === 'credential' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) codes.add('csrf_failed');
   if (doc.appends) codes.add('unavailable');
   const byStatus = new Map<number, ErrorCode[]>();
   const add = (status: number, code: ErrorCode) => byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
@@ -436,9 +445,10 @@ export function buildOpenApi(routes: MountedRoute[], opts: { version?: string; s
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a project API key (also `Authorization: ApiKey rl_…` or `Bearer rl_…`)' },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a user token from POST /api/auth/login' },
+        session: { type: 'apiKey', in: 'cookie', name: 'rl_session', description: 'the dashboard\'s session cookie, set by login, setup and accept-invitation; unsafe methods also need `X-CSRF-Token` (docs/access.md)' },
       },
     },
-    security: [{ apiKey: [] }, { bearer: [] }],
+    security: [{ apiKey: [] }, { bearer: [] }, { session: [] }],
   };
   return { document, undocumented };
 }

@@ -3,10 +3,10 @@ import { page } from './page.ts';
 import type { TeamRole } from '../../schemas/accounts.ts';
 
 export type MemberRow = {
-  id: string; team_id: string; user_id: string; role: TeamRole; joined_at: Date; name: string | null; email: string;
+  id: string; team_id: string; user_id: string; role: TeamRole; joined_at: Date; name: string | null; email: string; avatar_url?: string | null;
 };
 
-const COLUMNS = 'm.*, u.name, u.email';
+const COLUMNS = 'm.*, u.name, u.email, u.avatar_url';
 const FROM = 'team_members m JOIN users u ON u.id = m.user_id';
 const SELECT = `SELECT ${COLUMNS} FROM ${FROM}`;
 
@@ -41,6 +41,6 @@ export const teamMembers = {
 };
 
 export const memberView = (m: MemberRow) => ({
-  id: m.id, userId: m.user_id, teamId: m.team_id, role: m.role, name: m.name, email: m.email, avatarUrl: null,
+  id: m.id, userId: m.user_id, teamId: m.team_id, role: m.role, name: m.name, email: m.email, avatarUrl: m.avatar_url ?? null,
   joinedAt: m.joined_at.toISOString(),
 });

@@ -3,7 +3,7 @@ import { page } from './page.ts';
 
 export type UserRow = {
   id: string; email: string; name: string | null; role: 'admin' | 'user'; password_hash: string;
-  session_version: number; created_at: Date; updated_at: Date;
+  session_version: number; avatar_url: string | null; created_at: Date; updated_at: Date;
 };
 
 export const users = {
@@ -37,6 +37,14 @@ export const users = {
   list(db: Queryable, q: { limit: number; offset: number }) {
     return page<UserRow>(db, { ...q, from: 'users', where: 'true', args: [], orderBy: 'created_at, id' });
   },
+  async setProfile(db: Queryable, id: string, p: { name?: string | null; avatarUrl?: string | null }): Promise<UserRow> {
+    const r = await db.query(
+      `UPDATE users SET name = CASE WHEN $2 THEN $3 ELSE name END, avatar_url = CASE WHEN $4 THEN $5 ELSE avatar_url END, updated_at = now()
+        WHERE id = $1 RETURNING *`,
+      [id, p.name !== undefined, p.name ?? null, p.avatarUrl !== undefined, p.avatarUrl ?? null],
+    );
+    return r.rows[0];
+  },
   // A new password ends every session issued before it.
   async setPassword(db: Queryable, id: string, passwordHash: string): Promise<UserRow> {
     const r = await db.query(
@@ -48,5 +56,5 @@ export const users = {
 };
 
 export function userView(u: UserRow) {
-  return { id: u.id, email: u.email, name: u.name, role: u.role, createdAt: u.created_at.toISOString() };
+  return { id: u.id, email: u.email, name: u.name, avatarUrl: u.avatar_url ?? null, role: u.role, createdAt: u.created_at.toISOString() };
 }

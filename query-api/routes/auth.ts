@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import { AppError } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { withTransaction } from '../../lib/pg.ts';
@@ -18,12 +19,17 @@ import { requestIdOf } from './support.ts';
 // shared/seeds/003). These routes are open: no credential exists before the
 // first admin does. All of them are rate-limited per client IP (Fusillade:
 // auth endpoints 10 per 60 s).
-export function authRouter({ pool, config, limits }: AppDeps): Router {
+export function authRouter({ pool, config, limits, sessions }: AppDeps): Router {
   const router = new Router();
-  const session = (user: UserRow) => ({
-    token: signUserToken(user.id, config.jwtSecret, config.jwtTtlSeconds, user.session_version),
-    user: userView(user),
-  });
+  // A JWT for API clients in the body, and the dashboard's session cookie
+  // (HttpOnly) with its readable CSRF cookie: a browser uses the cookie only.
+  const session = async (ctx: Context, user: UserRow) => {
+    await sessions.start(ctx, user);
+    return {
+      token: signUserToken(user.id, config.jwtSecret, config.jwtTtlSeconds, user.session_version),
+      user: userView(user),
+    };
+  };
 
   router.get('/api/auth/setup', async (ctx) => {
     ctx.body = { needsSetup: (await users.count(pool)) === 0 };
@@ -34,7 +40,7 @@ export function authRouter({ pool, config, limits }: AppDeps): Router {
     const user = await users.insertFirst(pool, { id: newId('user'), email: body.email, passwordHash: await hashPassword(body.password) });
     if (!user) throw new AppError('setup_complete', 'setup is already complete; log in instead');
     ctx.status = 201;
-    ctx.body = session(user);
+    ctx.body = await session(ctx, user);
   });
 
   router.post('/api/auth/login', limits.auth, async (ctx) => {
@@ -44,7 +50,7 @@ export function authRouter({ pool, config, limits }: AppDeps): Router {
     if (!user || !(await verifyPassword(body.password, user.password_hash))) {
       throw new AppError('invalid_auth', 'invalid email or password');
     }
-    ctx.body = session(user);
+    ctx.body = await session(ctx, user);
   });
 
   // Someone without an account joins by invitation: the account is created for
@@ -60,7 +66,7 @@ export function authRouter({ pool, config, limits }: AppDeps): Router {
       return { user: u, member: await acceptInvitation(tx, body.token, u, requestIdOf(ctx)) };
     });
     ctx.status = 201;
-    ctx.body = { ...session(user), member: memberView(member) };
+    ctx.body = { ...(await session(ctx, user)), member: memberView(member) };
   });
 
   return router;

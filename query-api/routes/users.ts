@@ -7,7 +7,8 @@ import { requireInstanceAdmin, requireUser, signUserToken } from '../../lib/http
 import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
 import type { AppDeps } from '../../lib/http/app.ts';
 import { actorOf } from '../../ingest/events.ts';
-import { PasswordChangeBody, UserCreateBody, UsersQuery } from '../../schemas/accounts.ts';
+import { MePatchBody, PasswordChangeBody, UserCreateBody, UsersQuery } from '../../schemas/accounts.ts';
+import { cookieSessionOf, revokeJwt } from '../../lib/http/session.ts';
 import { users, userView } from '../pg/users.ts';
 import { teams } from '../pg/teams.ts';
 import { audit } from '../pg/audit.ts';
@@ -15,7 +16,7 @@ import { listBody, requestIdOf } from './support.ts';
 
 // People: who am I, the instance's users (its administrators create them), and
 // changing one's password, which ends every other session.
-export function usersRouter({ pool, config, limits }: AppDeps): Router {
+export function usersRouter({ pool, config, limits, sessions }: AppDeps): Router {
   const router = new Router();
 
   router.get('/api/auth/me', async (ctx) => {
@@ -23,7 +24,43 @@ export function usersRouter({ pool, config, limits }: AppDeps): Router {
     const user = await users.byId(pool, principal.userId);
     if (!user) throw new AppError('invalid_auth', 'invalid or expired token');
     const memberships = await teams.ofUser(pool, user.id);
-    ctx.body = { ...userView(user), teams: memberships.map((t) => ({ id: t.id, name: t.name, role: t.role })) };
+    const cookie = cookieSessionOf(ctx);
+    ctx.body = {
+      ...userView(user),
+      teams: memberships.map((t) => ({ id: t.id, name: t.name, role: t.role })),
+      ...(cookie ? { csrfToken: cookie.csrfToken } : {}),
+    };
+  });
+
+  router.patch('/api/auth/me', async (ctx) => {
+    const body = parse(MePatchBody, ctx.request.body);
+    const principal = requireUser(ctx);
+    const updated = await withTransaction(pool, async (tx) => {
+      const before = await users.byId(tx, principal.userId);
+      if (!before) throw new AppError('invalid_auth', 'invalid or expired token');
+      const u = await users.setProfile(tx, principal.userId, body);
+      await audit.record(tx, { teamId: null, actor: actorOf(principal), action: 'user.updated', target: { type: 'user', id: u.id }, before: userView(before), after: userView(u), requestId: requestIdOf(ctx) });
+      return u;
+    });
+    ctx.body = userView(updated);
+  });
+
+  // Ends what the request was authenticated with: the cookie session (its row
+  // and cookies), or that one JWT (revoked by jti until it expires). API keys
+  // are deactivated through /api/api-keys instead.
+  router.post('/api/auth/logout', async (ctx) => {
+    requireUser(ctx);
+    const cookie = cookieSessionOf(ctx);
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];
+    if (bearer) {
+      await revokeJwt(pool, bearer);
+      ctx.body = { ended: 'token' };
+    } else if (cookie) {
+      await sessions.end(ctx, cookie);
+      ctx.body = { ended: 'session' };
+    } else {
+      throw new AppError('invalid_auth', 'nothing to log out of');
+    }
   });
 
   router.get('/api/auth/users', async (ctx) => {
@@ -61,7 +98,9 @@ export function usersRouter({ pool, config, limits }: AppDeps): Router {
       await audit.record(tx, { teamId: null, actor: actorOf(principal), action: 'user.password_changed', target: { type: 'user', id: u.id }, requestId: requestIdOf(ctx) });
       return u;
     });
-    // Every earlier token of this user stops working; here is a new one.
+    // Every earlier token and session of this user stops working; here is a new
+    // one, and a new cookie session when the change came through one.
+    if (cookieSessionOf(ctx)) await sessions.start(ctx, updated);
     ctx.body = { token: signUserToken(updated.id, config.jwtSecret, config.jwtTtlSeconds, updated.session_version), user: userView(updated) };
   });
 

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { signUserToken } from '../../lib/http/auth.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { adminToken } from '../support/tenants.ts';
@@ -249,6 +251,15 @@ function pathOf(route: MountedRoute, call: Call): string {
   return call.query ? `${path}?${call.query}` : path;
 }
 
+// Another credential of the same caller (a user's second token; a key as it is),
+// for calls that end the credential they are made with.
+function twin(headers: Record<string, string>): Record<string, string> {
+  const token = /^Bearer (?!rl_)(\S+)$/.exec(headers.authorization ?? '')?.[1];
+  if (!token) return headers;
+  const payload = jwt.decode(token) as { sub: string; sv: number };
+  return { ...headers, authorization: `Bearer ${signUserToken(payload.sub, stack.config.jwtSecret, 600, payload.sv)}` };
+}
+
 async function send(route: MountedRoute, call: Call, headers: Record<string, string>): Promise<Res> {
   calls++;
   if (!call.form) return request(stack.url, route.method, pathOf(route, call), { body: call.body, headers });
@@ -333,7 +344,7 @@ describe('every route, with every credential, against every project and team', (
           const refs = want === 'allow' && f.fresh ? { ...(t as TeamRefs), ...(await f.fresh(t as TeamRefs, world)) } : t as TeamRefs;
           call = f.call(refs, world);
         }
-        const sent = await send(route!, call, c.headers);
+        const sent = await send(route!, call, f.target === 'self' && f.endsCredential ? twin(c.headers) : c.headers);
         const res = f.target === 'project' && f.perItem ? asItem(sent) : sent;
         const finding = check(res, want, c.visible, JSON.stringify(call));
         const on = t ? ('runId' in t ? `project ${projectRefs.indexOf(t)}` : `team ${teamRefs.indexOf(t)}`) : 'itself';

@@ -55,7 +55,11 @@ export type RouteFixture =
     fresh?(t: TeamRefs, w: World): Promise<Partial<TeamRefs>>;
     expect?(c: Cred, t: TeamRefs): Outcome | undefined;
   }
-  | { target: 'self'; requires: 'any' | 'user' | 'instance_admin'; call(w: World): Call; expect?(c: Cred): Outcome | undefined };
+  | {
+    target: 'self'; requires: 'any' | 'user' | 'instance_admin'; call(w: World): Call; expect?(c: Cred): Outcome | undefined;
+    // the call ends the credential it is made with (logout): made with a twin of it, so the matrix's own one lives on
+    endsCredential?: boolean;
+  };
 
 const id = (value: string) => ({ params: { id: value } });
 const email = (w: World, what: string) => `${what}.${w.unique()}@example.com`;
@@ -216,4 +220,6 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
     target: 'self', requires: 'user', call: () => ({ body: { currentPassword: 'not the current one', newPassword: 'a new and private passphrase' } }),
     expect: (c) => (c.kind === 'user' ? { status: 400, code: 'validation_error' } : undefined),
   },
+  'PATCH /api/auth/me': { target: 'self', requires: 'user', call: () => ({ body: { name: 'Matrix Person' } }) },
+  'POST /api/auth/logout': { target: 'self', requires: 'user', endsCredential: true, call: () => ({}) },
 };
