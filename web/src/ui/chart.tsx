@@ -4,6 +4,8 @@ import 'uplot/dist/uPlot.min.css';
 
 export type Series = { label: string; values: Array<number | null>; color: string; unit?: string };
 
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
+
 // uPlot: canvas, ~50 KB, draws thousands of points in a few ms.
 export function LineChart({ x, series, height = 220, title, bars }: { x: number[]; series: Series[]; height?: number; title: string; bars?: boolean }) {
   const el = useRef<HTMLDivElement>(null);
@@ -24,7 +26,10 @@ export function LineChart({ x, series, height = 220, title, bars }: { x: number[
           value: (_u: uPlot, v: number | null) => (v == null ? '–' : `${Number.isInteger(v) ? v : v.toFixed(2)}${s.unit ?? ''}`),
         })),
       ],
-      axes: [{ stroke: '#667' , grid: { stroke: '#eee' } }, { stroke: '#667', grid: { stroke: '#eee' } }],
+      axes: [
+        { stroke: '#4b5563', grid: { stroke: '#eee' } },
+        { stroke: '#4b5563', grid: { stroke: '#eee' }, size: 56, values: (_u: uPlot, vals: number[]) => vals.map((v) => compact.format(v)) },
+      ],
       scales: { x: { time: true } },
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
