@@ -128,7 +128,12 @@ export const RunsQuery = Pagination.extend({
   projectId: id('project').optional(),
   status: RunStatus.optional(),
   branch: z.string().max(500).optional(),
-});
+  // runs carrying this tag (exact match)
+  tag: z.string().min(1).max(200).optional(),
+  // created at or after `from`, before `to`
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+}).refine((q) => !(q.from && q.to && Date.parse(q.from) > Date.parse(q.to)), { message: "'from' must not be after 'to'", path: ['from'] });
 
 // ---- tests
 export const TestCreateBody = z.object({

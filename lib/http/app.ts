@@ -42,6 +42,7 @@ import { analyticsRouter } from '../../query-api/routes/analytics.ts';
 import { webhooksRouter } from '../../query-api/routes/webhooks.ts';
 import { schedulesRouter } from '../../query-api/routes/schedules.ts';
 import { docsRouter } from '../../query-api/routes/docs.ts';
+import { overviewRouter } from '../../query-api/routes/overview.ts';
 
 export type ServiceDeps = {
   config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger;
@@ -74,7 +75,7 @@ export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
   apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps), flakinessRouter(deps), analyticsRouter(deps),
-  webhooksRouter(deps), schedulesRouter(deps),
+  webhooksRouter(deps), schedulesRouter(deps), overviewRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.

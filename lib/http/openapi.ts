@@ -9,6 +9,7 @@ import * as an from '../../schemas/analytics.ts';
 import * as wh from '../../schemas/webhooks.ts';
 import { BatchItem, BatchResponse } from '../../schemas/batch.ts';
 import { Artifact, ArtifactsQuery, UploadFields } from '../../schemas/upload.ts';
+import { Overview, OverviewQuery } from '../../schemas/overview.ts';
 
 // The OpenAPI 3.1 document of the API (GET /openapi.json, rendered by GET /docs).
 // Request bodies, queries and path ids are the very zod schemas the routes
@@ -100,6 +101,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     body: acc.InvitationSignupBody, ok: { status: 201, ...R('InvitationSignupResponse', acc.InvitationSignupResponse) }, errors: ['not_found', 'conflict', 'rate_limited'],
   },
   'GET /api/auth/me': { tag: 'auth', permission: 'user', summary: 'Who am I, with my teams and roles; with the dashboard\'s session cookie also `csrfToken`, the value for `X-CSRF-Token`.', ok: { status: 200, ...R('Me', acc.Me) } },
+  'GET /api/overview': {
+    tag: 'analytics', permission: 'user', query: OverviewQuery,
+    summary: 'The dashboard overview in one request: my teams (or `teamId`) and their projects, each with runs, pass rate, flaky and broken counts (last scoring), the last run, and a daily series over `days` (default 14): runs, pass rate, distinct flaky and failed test cases.',
+    ok: { status: 200, ...R('Overview', Overview) },
+  },
   'PATCH /api/auth/me': { tag: 'auth', permission: 'user', body: acc.MePatchBody, summary: 'Change my profile: name and avatar URL (null clears).', ok: { status: 200, ...R('User', api.User) } },
   'POST /api/auth/logout': {
     tag: 'auth', permission: 'user',
@@ -167,7 +173,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
 
   // ---- runs, tests, suites
-  'GET /api/runs': { tag: 'runs', permission: 'read', query: api.RunsQuery, summary: 'A project\'s runs, newest first.', ok: { status: 200, ...R('RunList', list(api.RunListItem)) } },
+  'GET /api/runs': { tag: 'runs', permission: 'read', query: api.RunsQuery, summary: 'A project\'s runs, newest first; filtered by status, branch, tag and creation time (`from` inclusive, `to` exclusive, ISO 8601).', ok: { status: 200, ...R('RunList', list(api.RunListItem)) } },
   'GET /api/runs/:id': {
     tag: 'runs', permission: 'read', params: runId, query: wh.RunWaitQuery,
     summary: 'A run with counts, pass rate and duration. With `wait=true`, a long poll until it finishes (or `timeout`), with a CI verdict (`exitCode`).',

@@ -29,8 +29,15 @@ export const compressText = (): Middleware => compress({
 
 // The security headers of an HTML page: no inline script unless its hash is
 // listed, no framing by other sites, no referrer (signed URLs sit in query strings).
-export function htmlSecurityHeaders(ctx: Context, opts: { scriptHashes?: string[]; frameAncestors: "'none'" | "'self'" }) {
-  const csp = [
+export function htmlSecurityHeaders(ctx: Context, opts: { scriptHashes?: string[]; frameAncestors: "'none'" | "'self'"; only?: 'scripts' }) {
+  // The trace viewer renders the trace's page snapshots (any content) in frames
+  // and workers of its own: only its scripts, plugins, base and framing are pinned.
+  const csp = opts.only === 'scripts' ? [
+    `script-src 'self'${(opts.scriptHashes ?? []).map((h) => ` '${h}'`).join('')}`,
+    "object-src 'none'",
+    "base-uri 'self'",
+    `frame-ancestors ${opts.frameAncestors}`,
+  ].join('; ') : [
     "default-src 'self'",
     `script-src 'self'${(opts.scriptHashes ?? []).map((h) => ` '${h}'`).join('')}`,
     // style attributes and <style> of UI libraries; never scripts

@@ -52,9 +52,9 @@ export function traceViewer(dir = traceViewerDir()): Middleware {
     }
     if (file === '' || file === 'index.html') {
       file = 'index.html';
-      htmlSecurityHeaders(ctx, { scriptHashes: indexHashes, frameAncestors: "'self'" });
+      htmlSecurityHeaders(ctx, { scriptHashes: indexHashes, frameAncestors: "'self'", only: 'scripts' });
     } else if (file.endsWith('.html')) {
-      htmlSecurityHeaders(ctx, { frameAncestors: "'self'" });
+      htmlSecurityHeaders(ctx, { frameAncestors: "'self'", only: 'scripts' });
     }
     // The service worker must be fetched fresh: it is the viewer's version.
     if (file === 'sw.bundle.js') ctx.set('Service-Worker-Allowed', `${TRACE_PATH}/`);

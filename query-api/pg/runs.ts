@@ -14,11 +14,14 @@ export const runsRepo = {
   async byId(db: Queryable, id: string): Promise<RunRow | undefined> {
     return (await db.query('SELECT * FROM runs WHERE id = $1', [id])).rows[0];
   },
-  async list(db: Queryable, q: { projectId: string; status?: string; branch?: string; limit: number; offset: number }) {
+  async list(db: Queryable, q: { projectId: string; status?: string; branch?: string; tag?: string; from?: string; to?: string; limit: number; offset: number }) {
     const where = ['project_id = $1'];
     const args: unknown[] = [q.projectId];
     if (q.status) where.push(`status = $${args.push(q.status)}`);
     if (q.branch) where.push(`branch = $${args.push(q.branch)}`);
+    if (q.tag) where.push(`tags @> jsonb_build_array($${args.push(q.tag)}::text)`);
+    if (q.from) where.push(`created_at >= $${args.push(q.from)}`);
+    if (q.to) where.push(`created_at < $${args.push(q.to)}`);
     const cond = where.join(' AND ');
     const [rows, count] = await Promise.all([
       db.query(`SELECT * FROM runs WHERE ${cond} ORDER BY created_at DESC, id DESC LIMIT ${q.limit} OFFSET ${q.offset}`, args),

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+import { createTenant, type Tenant } from '../support/tenants.ts';
+import { client } from '../support/http.ts';
+import { createUser, joinTeam } from '../support/people.ts';
+import { runBody, testBody } from '../support/fixtures.ts';
+import { Overview } from '../../schemas/overview.ts';
+
+// What the dashboard's pages needed from the API: the overview in one request,
+// and the runs list filtered by tag and date.
+let stack: TestStack;
+let t: Tenant;
+let other: Tenant;
+let runs: { tagged: string; plain: string };
+
+async function run(tenant: Tenant, extra: Record<string, unknown>, statuses: string[]): Promise<string> {
+  const api = client(stack.url, { key: tenant.apiKey });
+  const made = await api.post('/api/runs', runBody(tenant.projectId, extra));
+  expect(made.status, made.text).toBe(201);
+  const runId = made.body.id as string;
+  for (const [i, status] of statuses.entries()) {
+    const res = await api.post('/api/tests', testBody(tenant.projectId, runId, i, { status, ...(status === 'flaky' ? { retries: 1, attempt: 2 } : {}) }));
+    expect(res.status, res.text).toBe(201);
+  }
+  expect((await api.patch(`/api/runs/${runId}`, { status: statuses.includes('failed') ? 'failed' : 'passed' })).status).toBe(200);
+  return runId;
+}
+
+beforeAll(async () => {
+  stack = await startTestStack({ projections: ['postgres', 'clickhouse'] });
+  t = await createTenant(stack.url, 'overview');
+  // Another team with an owner of its own (createTenant's teams share the instance admin).
+  const stranger = await createUser(stack.url, t.token, `stranger.${Date.now()}@example.com`);
+  const as = client(stack.url, { token: stranger.token });
+  const team = (await as.post('/api/teams', { name: 'hidden team' })).body.id as string;
+  const project = (await as.post('/api/projects', { teamId: team, name: 'hidden project' })).body.id as string;
+  const key = (await as.post('/api/api-keys', { projectId: project, name: 'hidden key' })).body.key as string;
+  other = { token: stranger.token, teamId: team, projectId: project, apiKey: key };
+  runs = {
+    plain: await run(t, { tags: ['nightly'], branch: 'main' }, ['passed', 'passed', 'failed', 'flaky']),
+    tagged: await run(t, { tags: ['smoke', 'login'], branch: 'feature/x' }, ['passed', 'passed', 'passed', 'passed']),
+  };
+  await run(other, { tags: ['smoke'] }, ['failed']);
+  await stack.waitForProjections(['postgres', 'clickhouse']);
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('GET /api/overview', () => {
+  it('answers my teams and projects with daily series, pass rate, flaky/failed tests and the last run', async () => {
+    const res = await client(stack.url, { token: t.token }).get('/api/overview');
+    expect(res.status, res.text).toBe(200);
+    const body = Overview.parse(res.body);
+    expect(body.days).toBe(14);
+    const team = body.teams.find((x) => x.id === t.teamId)!;
+    expect(team).toMatchObject({ role: 'owner', name: 'overview team' });
+    const project = team.projects.find((p) => p.id === t.projectId)!;
+    expect(project.daily).toHaveLength(14);
+    expect(project.daily.at(-1)!.day).toBe(new Date().toISOString().slice(0, 10));
+    const today = project.daily.at(-1)!;
+    expect(today).toMatchObject({ runs: 2, flakyTests: 1, failedTests: 1 });
+    // 6 of 8 tests passed today (a flaky test is not a pass here; the run counts say so)
+    expect(today.passRate).toBe(75);
+    expect(project.daily.slice(0, -1).every((d) => d.runs === 0 && d.passRate === null)).toBe(true);
+    expect(project).toMatchObject({ runs: 2, passRate: 75, flaky: 0, broken: 0 });
+    expect(project.lastRun).toMatchObject({ id: runs.tagged, status: 'passed', branch: 'feature/x', passRate: 100 });
+    // The other team's project: not there, nor anywhere in the answer.
+    expect(res.text).not.toContain(other.projectId);
+    expect(res.text).not.toContain(other.teamId);
+  });
+
+  it('narrows to one team, with ?days', async () => {
+    const res = await client(stack.url, { token: t.token }).get(`/api/overview?teamId=${t.teamId}&days=3`);
+    expect(res.status).toBe(200);
+    expect(res.body.teams.map((x: { id: string }) => x.id)).toEqual([t.teamId]);
+    expect(res.body.teams[0].projects[0].daily).toHaveLength(3);
+  });
+
+  it('shows a viewer the team, and nothing of a team they are not in (404), and refuses keys (403)', async () => {
+    const viewer = await createUser(stack.url, t.token, `overview.viewer.${Date.now()}@example.com`);
+    await joinTeam(stack.url, t.token, t.teamId, viewer, 'viewer');
+    const mine = await client(stack.url, { token: viewer.token }).get('/api/overview');
+    expect(mine.body.teams.map((x: { id: string; role: string }) => [x.id, x.role])).toEqual([[t.teamId, 'viewer']]);
+    const foreign = await client(stack.url, { token: viewer.token }).get(`/api/overview?teamId=${other.teamId}`);
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.error.code).toBe('not_found');
+    expect((await client(stack.url, { key: t.apiKey }).get('/api/overview')).status).toBe(403);
+    expect((await client(stack.url, { key: other.apiKey }).get(`/api/overview?teamId=${t.teamId}`)).status).toBe(404);
+  });
+
+  it.each([
+    ['days=0'], ['days=91'], ['days=abc'], ['teamId=proj_01ARZ3NDEKTSV4RRFFQ69G5FAV'], ['teamId='],
+  ])('refuses %s (400)', async (query) => {
+    const res = await client(stack.url, { token: t.token }).get(`/api/overview?${query}`);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.error.code).toBe('validation_error');
+  });
+});
+
+describe('GET /api/runs filters', () => {
+  const list = (query: string) => client(stack.url, { token: t.token }).get(`/api/runs?projectId=${t.projectId}&${query}`);
+  const ids = (res: { body: { data: Array<{ id: string }> } }) => res.body.data.map((r) => r.id);
+
+  it('by tag, branch and status', async () => {
+    expect(ids(await list('tag=smoke'))).toEqual([runs.tagged]);
+    expect(ids(await list('tag=nightly'))).toEqual([runs.plain]);
+    expect(ids(await list('tag=nope'))).toEqual([]);
+    expect(ids(await list('tag=smoke&branch=main'))).toEqual([]);
+    expect(ids(await list('status=failed'))).toEqual([runs.plain]);
+  });
+
+  it('by creation time: from inclusive, to exclusive', async () => {
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    const inAnHour = new Date(Date.now() + 3600_000).toISOString();
+    const all = await list(`from=${hourAgo}&to=${inAnHour}`);
+    expect(all.body.total).toBe(2);
+    expect((await list(`to=${hourAgo}`)).body.total).toBe(0);
+    expect((await list(`from=${inAnHour}`)).body.total).toBe(0);
+  });
+
+  it.each([['from=yesterday'], ['to=2026-13-01T00:00:00Z'], ['from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z'], ['tag='], [`tag=${'x'.repeat(201)}`]])('refuses %s (400)', async (query) => {
+    const res = await list(query);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.error.code).toBe('validation_error');
+  });
+
+  it('filters only within a project the caller may read', async () => {
+    const res = await client(stack.url, { token: t.token }).get(`/api/runs?projectId=${other.projectId}&tag=smoke`);
+    expect(res.status).toBe(404);
+  });
+});
