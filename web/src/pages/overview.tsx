@@ -1,46 +1,37 @@
 import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { useQueryClient } from '@tanstack/react-query';
-import { post, type List, type Project, type Run } from '../api';
-import { atLeast, useMe } from '../session';
+import { post, type Role } from '../api';
+import { atLeast } from '../session';
 import { Card, ErrorBox, Loaded, Sparkline, StatusBadge, useApi, usePageTitle } from '../ui/kit';
 import { ago, LIVE_STATUSES, pct } from '../ui/format';
-import { useTeamProjects } from '../layout';
 
-type Trend = { data: Array<{ date: string; value: number | null; samples: number }>; summary: { latest: number | null } };
-const last14 = (t: Trend | undefined) => (t?.data ?? []).slice(-14);
+type Day = { day: string; runs: number; passRate: number | null; flakyTests: number; failedTests: number };
+type OverviewProject = {
+  id: string; name: string; runs: number; passRate: number | null; flaky: number; broken: number; daily: Day[];
+  lastRun: { id: string; status: string; branch: string | null; passRate: number; createdAt: string } | null;
+};
+type Overview = { from: string; to: string; days: number; teams: Array<{ id: string; name: string; role: Role; projects: OverviewProject[] }> };
 
-function ProjectRow({ project }: { project: Project }) {
-  const lastRun = useApi<List<Run>>('/api/runs', { projectId: project.id, limit: 1 });
-  const passRate = useApi<Trend>('/api/analytics/trends', { projectId: project.id, metric: 'pass_rate', period: '30d' });
-  const failed = useApi<Trend>('/api/analytics/trends', { projectId: project.id, metric: 'failed_tests', period: '30d' });
-  const flakyRate = useApi<Trend>('/api/analytics/trends', { projectId: project.id, metric: 'flaky_rate', period: '30d' });
-  const flaky = useApi<{ summary: { totalFlakyTests: number; brokenTests: number } }>('/api/flakiness', { projectId: project.id, limit: 1 });
-  const run = lastRun.data?.data[0];
-  const error = lastRun.error ?? passRate.error ?? flaky.error ?? failed.error ?? flakyRate.error;
+function ProjectRow({ project: p }: { project: OverviewProject }) {
+  const run = p.lastRun;
   return (
     <tr>
-      <th scope="row"><Link href={`/projects/${project.id}/runs`}>{project.name}</Link></th>
+      <th scope="row"><Link href={`/projects/${p.id}/runs`}>{p.name}</Link></th>
       <td>
         {run ? (
           <Link href={`/runs/${run.id}`}><StatusBadge status={run.status} live={LIVE_STATUSES.has(run.status)} /> <span class="muted">{ago(run.createdAt)}</span></Link>
-        ) : lastRun.isLoading ? '…' : <span class="muted">no runs yet</span>}
+        ) : <span class="muted">no runs yet</span>}
+      </td>
+      <td>{p.runs}<Sparkline label="runs per day, last 14 days" values={p.daily.map((d) => d.runs)} color="#357" /></td>
+      <td>{pct(p.passRate)}<Sparkline label="pass rate per day, last 14 days" values={p.daily.map((d) => d.passRate)} color="#2a7" /></td>
+      <td>
+        <Link href={`/projects/${p.id}/flakiness?classification=flaky`}>{p.flaky}</Link>
+        <Sparkline label="flaky tests per day, last 14 days" values={p.daily.map((d) => d.flakyTests)} color="#c80" />
       </td>
       <td>
-        {pct(passRate.data?.summary.latest)}
-        <Sparkline label="pass rate, last 14 days" values={last14(passRate.data).map((p) => p.value)} color="#2a7" />
-      </td>
-      <td>
-        <Sparkline label="runs with results per day, last 14 days" values={last14(passRate.data).map((p) => p.samples)} color="#357" />
-      </td>
-      <td>
-        <Link href={`/projects/${project.id}/flakiness?classification=flaky`}>{flaky.data?.summary.totalFlakyTests ?? '…'}</Link>
-        <Sparkline label="flaky rate, last 14 days" values={last14(flakyRate.data).map((p) => p.value)} color="#c80" />
-      </td>
-      <td>
-        <Link href={`/projects/${project.id}/flakiness?classification=broken`}>{flaky.data?.summary.brokenTests ?? '…'}</Link>
-        <Sparkline label="failed tests, last 14 days" values={last14(failed.data).map((p) => p.value)} color="#c33" />
-        {error ? <ErrorBox error={error} title="Part of this row could not be loaded" /> : null}
+        <Link href={`/projects/${p.id}/flakiness?classification=broken`}>{p.broken}</Link>
+        <Sparkline label="failed tests per day, last 14 days" values={p.daily.map((d) => d.failedTests)} color="#c33" />
       </td>
     </tr>
   );
@@ -57,7 +48,7 @@ function NewProject({ teamId }: { teamId: string }) {
       try {
         await post('/api/projects', { teamId, name });
         setName('');
-        qc.invalidateQueries({ queryKey: ['/api/projects'] });
+        qc.invalidateQueries({ queryKey: ['/api/overview'] });
       } catch (err) {
         setError(err);
       }
@@ -69,19 +60,16 @@ function NewProject({ teamId }: { teamId: string }) {
   );
 }
 
-function TeamCard({ team }: { team: { id: string; name: string; role: 'owner' | 'admin' | 'member' | 'viewer' } }) {
-  const projects = useTeamProjects(team.id);
+function TeamCard({ team }: { team: Overview['teams'][number] }) {
   const manage = atLeast(team.role, 'admin');
   return (
     <Card title={<>{team.name} <span class="muted small">({team.role})</span></>} actions={manage ? <Link href={`/teams/${team.id}/settings`}>Team settings</Link> : null}>
-      <Loaded q={projects} what="projects">
-        {(p) => p.data.length === 0 ? <p class="muted">No projects yet.</p> : (
-          <table class="grid">
-            <thead><tr><th scope="col">Project</th><th scope="col">Last run</th><th scope="col">Pass rate (14 d)</th><th scope="col">Runs per day</th><th scope="col">Flaky</th><th scope="col">Broken · failed tests</th></tr></thead>
-            <tbody>{p.data.map((pr) => <ProjectRow key={pr.id} project={pr} />)}</tbody>
-          </table>
-        )}
-      </Loaded>
+      {team.projects.length === 0 ? <p class="muted">No projects yet.</p> : (
+        <table class="grid">
+          <thead><tr><th scope="col">Project</th><th scope="col">Last run</th><th scope="col">Runs (14 d)</th><th scope="col">Pass rate (14 d)</th><th scope="col">Flaky tests</th><th scope="col">Broken tests · failed per day</th></tr></thead>
+          <tbody>{team.projects.map((pr) => <ProjectRow key={pr.id} project={pr} />)}</tbody>
+        </table>
+      )}
       {manage ? <NewProject teamId={team.id} /> : null}
     </Card>
   );
@@ -98,6 +86,7 @@ function NewTeam() {
         await post('/api/teams', { name });
         setName('');
         qc.invalidateQueries({ queryKey: ['/api/auth/me'] });
+        qc.invalidateQueries({ queryKey: ['/api/overview'] });
       } catch (err) {
         setError(err);
       }
@@ -111,12 +100,18 @@ function NewTeam() {
 
 export function OverviewPage() {
   usePageTitle('Overview');
-  const me = useMe();
+  const overview = useApi<Overview>('/api/overview', { days: 14 });
   return (
     <>
       <h1>Overview</h1>
-      {me.teams.length === 0 ? <p>You are not in any team yet. Create one, or ask a team admin for an invitation.</p> : null}
-      {me.teams.map((t) => <TeamCard key={t.id} team={t} />)}
+      <Loaded q={overview} what="the overview">
+        {(o) => (
+          <>
+            {o.teams.length === 0 ? <p>You are not in any team yet. Create one, or ask a team admin for an invitation.</p> : null}
+            {o.teams.map((t) => <TeamCard key={t.id} team={t} />)}
+          </>
+        )}
+      </Loaded>
       <NewTeam />
     </>
   );
