@@ -37,3 +37,23 @@ export const Overview = z.object({
     projects: z.array(OverviewProject),
   })),
 });
+
+// GET /api/flakiness/transitions: how many test cases moved between stable,
+// flaky and broken from one day (or week) to the next.
+export const TransitionsQuery = z.object({
+  projectId: id('project').optional(),
+  period: z.enum(['7d', '30d', '90d', '365d']).default('30d'),
+  interval: z.enum(['day', 'week']).default('week'),
+  branch: z.string().max(500).optional(),
+});
+const TestState = z.enum(['stable', 'flaky', 'broken']);
+export const Transitions = z.object({
+  projectId: z.string(), period: z.string(), interval: z.enum(['day', 'week']), branch: z.string().nullable(),
+  buckets: z.array(z.object({
+    start: z.string(), // YYYY-MM-DD: the day, or the week's Monday (UTC)
+    // test cases with executions in the bucket, by the bucket's state
+    stable: z.number().int(), flaky: z.number().int(), broken: z.number().int(),
+    // moves from the state of a test case's previous bucket with executions (`new`: none before in the period)
+    transitions: z.array(z.object({ from: z.union([TestState, z.literal('new')]), to: TestState, count: z.number().int() })),
+  })),
+});

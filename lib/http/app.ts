@@ -43,6 +43,7 @@ import { webhooksRouter } from '../../query-api/routes/webhooks.ts';
 import { schedulesRouter } from '../../query-api/routes/schedules.ts';
 import { docsRouter } from '../../query-api/routes/docs.ts';
 import { overviewRouter } from '../../query-api/routes/overview.ts';
+import { transitionsRouter } from '../../query-api/routes/transitions.ts';
 
 export type ServiceDeps = {
   config: Config; pool: Pool; ch: ClickHouse; kafka: Kafka; eventLog: EventLog; logger: Logger;
@@ -75,7 +76,7 @@ export const apiRouters = (deps: AppDeps): Router[] => [
   ingestRouter(deps), batchRouter(deps), uploadRouter(deps), artifactsRouter(deps),
   usersRouter(deps), teamsRouter(deps), teamMembersRouter(deps), projectsRouter(deps), settingsRouter(deps),
   apiKeysRouter(deps), auditRouter(deps), runsRouter(deps), testsRouter(deps), suitesRouter(deps), flakinessRouter(deps), analyticsRouter(deps),
-  webhooksRouter(deps), schedulesRouter(deps), overviewRouter(deps),
+  webhooksRouter(deps), schedulesRouter(deps), overviewRouter(deps), transitionsRouter(deps),
 ];
 
 // One Koa app serves the ingest routes and the query routes on one port.

@@ -9,7 +9,7 @@ import * as an from '../../schemas/analytics.ts';
 import * as wh from '../../schemas/webhooks.ts';
 import { BatchItem, BatchResponse } from '../../schemas/batch.ts';
 import { Artifact, ArtifactsQuery, UploadFields } from '../../schemas/upload.ts';
-import { Overview, OverviewQuery } from '../../schemas/overview.ts';
+import { Overview, OverviewQuery, Transitions, TransitionsQuery } from '../../schemas/overview.ts';
 
 // The OpenAPI 3.1 document of the API (GET /openapi.json, rendered by GET /docs).
 // Request bodies, queries and path ids are the very zod schemas the routes
@@ -105,6 +105,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     tag: 'analytics', permission: 'user', query: OverviewQuery,
     summary: 'The dashboard overview in one request: my teams (or `teamId`) and their projects, each with runs, pass rate, flaky and broken counts (last scoring), the last run, and a daily series over `days` (default 14): runs, pass rate, distinct flaky and failed test cases.',
     ok: { status: 200, ...R('Overview', Overview) },
+  },
+  'GET /api/flakiness/transitions': {
+    tag: 'flakiness', permission: 'read', query: TransitionsQuery,
+    summary: 'Test transitions over `period` by `interval` (default week): per bucket, test cases stable, flaky or broken by that bucket\'s outcomes, and how many moved between those states (`new`: first seen in the period).',
+    ok: { status: 200, ...R('Transitions', Transitions) },
   },
   'PATCH /api/auth/me': { tag: 'auth', permission: 'user', body: acc.MePatchBody, summary: 'Change my profile: name and avatar URL (null clears).', ok: { status: 200, ...R('User', api.User) } },
   'POST /api/auth/logout': {

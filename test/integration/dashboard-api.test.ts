@@ -12,14 +12,15 @@ let stack: TestStack;
 let t: Tenant;
 let other: Tenant;
 let runs: { tagged: string; plain: string };
+let moving: Tenant;
 
-async function run(tenant: Tenant, extra: Record<string, unknown>, statuses: string[]): Promise<string> {
+async function run(tenant: Tenant, extra: Record<string, unknown>, statuses: string[], testExtra: Record<string, unknown> = {}): Promise<string> {
   const api = client(stack.url, { key: tenant.apiKey });
   const made = await api.post('/api/runs', runBody(tenant.projectId, extra));
   expect(made.status, made.text).toBe(201);
   const runId = made.body.id as string;
   for (const [i, status] of statuses.entries()) {
-    const res = await api.post('/api/tests', testBody(tenant.projectId, runId, i, { status, ...(status === 'flaky' ? { retries: 1, attempt: 2 } : {}) }));
+    const res = await api.post('/api/tests', testBody(tenant.projectId, runId, i, { status, ...(status === 'flaky' ? { retries: 1, attempt: 2 } : {}), ...testExtra }));
     expect(res.status, res.text).toBe(201);
   }
   expect((await api.patch(`/api/runs/${runId}`, { status: statuses.includes('failed') ? 'failed' : 'passed' })).status).toBe(200);
@@ -41,6 +42,14 @@ beforeAll(async () => {
     tagged: await run(t, { tags: ['smoke', 'login'], branch: 'feature/x' }, ['passed', 'passed', 'passed', 'passed']),
   };
   await run(other, { tags: ['smoke'] }, ['failed']);
+  // Two test cases over three days, in a project of their own.
+  const second = (await client(stack.url, { token: t.token }).post('/api/projects', { teamId: t.teamId, name: 'transitions' })).body.id as string;
+  const secondKey = (await client(stack.url, { token: t.token }).post('/api/api-keys', { projectId: second, name: 'k' })).body.key as string;
+  moving = { ...t, projectId: second, apiKey: secondKey };
+  const daysAgo = (n: number) => ({ startedAt: new Date(Date.now() - n * 86_400_000).toISOString() });
+  await run(moving, {}, ['passed', 'passed'], daysAgo(2));
+  await run(moving, {}, ['flaky', 'failed'], daysAgo(1));
+  await run(moving, {}, ['passed', 'failed'], daysAgo(0));
   await stack.waitForProjections(['postgres', 'clickhouse']);
 }, 180_000);
 
@@ -96,6 +105,41 @@ describe('GET /api/overview', () => {
     const res = await client(stack.url, { token: t.token }).get(`/api/overview?${query}`);
     expect(res.status, res.text).toBe(400);
     expect(res.body.error.code).toBe('validation_error');
+  });
+});
+
+describe('GET /api/flakiness/transitions', () => {
+  const get = (query: string, as: { token?: string; key?: string } = { token: t.token }) => client(stack.url, as).get(`/api/flakiness/transitions?${query}`);
+  const day = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+
+  it('counts test cases per state and the moves between states, day by day', async () => {
+    const res = await get(`projectId=${moving.projectId}&period=7d&interval=day`);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.buckets).toHaveLength(7);
+    const at = (n: number) => res.body.buckets.find((b: { start: string }) => b.start === day(n));
+    expect(at(2)).toEqual({ start: day(2), stable: 2, flaky: 0, broken: 0, transitions: [{ from: 'new', to: 'stable', count: 2 }] });
+    expect(at(1)).toEqual({ start: day(1), stable: 0, flaky: 1, broken: 1, transitions: [{ from: 'stable', to: 'broken', count: 1 }, { from: 'stable', to: 'flaky', count: 1 }] });
+    expect(at(0)).toEqual({ start: day(0), stable: 1, flaky: 0, broken: 1, transitions: [{ from: 'flaky', to: 'stable', count: 1 }] });
+    expect(at(3)).toMatchObject({ stable: 0, flaky: 0, broken: 0, transitions: [] });
+  });
+
+  it('by week, from Mondays; a key reads its own project', async () => {
+    const res = await get(`period=30d`, { key: moving.apiKey });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.interval).toBe('week');
+    expect(res.body.buckets.every((b: { start: string }) => new Date(`${b.start}T00:00:00Z`).getUTCDay() === 1)).toBe(true);
+    const total = res.body.buckets.reduce((n: number, b: { transitions: Array<{ from: string; count: number }> }) => n + b.transitions.filter((x) => x.from === 'new').reduce((a, x) => a + x.count, 0), 0);
+    expect(total).toBe(2);
+  });
+
+  it('answers another team\'s project 404, and refuses bad input (400)', async () => {
+    expect((await get(`projectId=${other.projectId}`)).status).toBe(404);
+    expect((await get(`projectId=${moving.projectId}`, { key: other.apiKey })).status).toBe(404);
+    for (const query of ['period=2d', 'interval=month', 'projectId=nope', `branch=${'b'.repeat(501)}`]) {
+      const res = await get(`projectId=${moving.projectId}&${query}`.replace(`projectId=${moving.projectId}&projectId=nope`, 'projectId=nope'));
+      expect(res.status, query).toBe(400);
+      expect(res.body.error.code).toBe('validation_error');
+    }
   });
 });
 

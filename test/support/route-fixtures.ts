@@ -220,6 +220,7 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
     target: 'self', requires: 'user', call: () => ({ body: { currentPassword: 'not the current one', newPassword: 'a new and private passphrase' } }),
     expect: (c) => (c.kind === 'user' ? { status: 400, code: 'validation_error' } : undefined),
   },
+  'GET /api/flakiness/transitions': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
   'GET /api/overview': { target: 'team', requires: 'read', call: (t) => ({ query: `teamId=${t.teamId}` }) },
   'PATCH /api/auth/me': { target: 'self', requires: 'user', call: () => ({ body: { name: 'Matrix Person' } }) },
   'POST /api/auth/logout': { target: 'self', requires: 'user', endsCredential: true, call: () => ({}) },
