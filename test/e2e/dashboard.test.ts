@@ -243,6 +243,8 @@ describe('the web dashboard, in Chromium', () => {
     await page.getByText('tests scored').waitFor();
     await page.getByRole('link', { name: `Suite ${FAILING} > case ${FAILING}` }).waitFor();
     await page.getByRole('button', { name: 'Quarantine selected' }).waitFor();
+    await page.getByText('Test cases by state per day').waitFor();
+    await page.locator('.uplot').first().waitFor();
     await axe(page, 'the flakiness page');
     await shot(page, 'flakiness');
     await page.goto(`/projects/${projectId}/trends?period=7d`);

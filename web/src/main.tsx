@@ -1,4 +1,4 @@
-import { render } from 'preact';
+import { Component, render, type ComponentChildren } from 'preact';
 import { lazy, Suspense } from 'preact/compat';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { Route, Switch, Redirect, useLocation } from 'wouter-preact';
@@ -32,6 +32,18 @@ setUnauthorizedHandler(() => {
   queryClient.invalidateQueries({ queryKey: ['/api/auth/me'] });
 });
 
+// A page that throws while rendering shows the error instead of a blank page
+// (keyed by the URL, so navigating away starts afresh).
+class PageErrorBoundary extends Component<{ children: ComponentChildren }, { error: Error | null }> {
+  state = { error: null as Error | null };
+  componentDidCatch(error: Error) {
+    this.setState({ error });
+  }
+  render() {
+    return this.state.error ? <ErrorBox error={this.state.error} title="This page failed" /> : this.props.children;
+  }
+}
+
 function Authenticated() {
   const me = useApi<Me>('/api/auth/me', undefined, { staleTime: 60_000 });
   const [location] = useLocation();
@@ -43,6 +55,7 @@ function Authenticated() {
   return (
     <MeContext.Provider value={me.data!}>
       <Layout>
+        <PageErrorBoundary key={location}>
         <Suspense fallback={<Loading />}>
           <Switch>
             <Route path="/" component={OverviewPage} />
@@ -58,6 +71,7 @@ function Authenticated() {
             </Route>
           </Switch>
         </Suspense>
+        </PageErrorBoundary>
       </Layout>
     </MeContext.Provider>
   );

@@ -10,20 +10,31 @@ import { LineChart } from '../ui/chart';
 import type { FlakyItem } from './test-case';
 
 type FlakyList = { data: FlakyItem[]; total: number; summary: { totalFlakyTests: number; quarantinedTests: number; brokenTests: number; testsScored: number; averageFlakinessScore: number }; asOf: string; source: string };
-type Transitions = { data: Array<{ date: string; stable: number; flaky: number; broken: number; toFlaky?: number; toBroken?: number; toStable?: number }> };
+type Move = { from: 'new' | 'stable' | 'flaky' | 'broken'; to: 'stable' | 'flaky' | 'broken'; count: number };
+type Transitions = { buckets: Array<{ start: string; stable: number; flaky: number; broken: number; transitions: Move[] }> };
 
-function TransitionsChart({ projectId }: { projectId: string }) {
-  const t = useApi<Transitions>('/api/analytics/flakiness-transitions', { projectId, period: '30d' }, { retry: false });
-  if (t.error && t.error.status === 404) {
-    return <p class="muted">The server does not report flakiness transitions yet.</p>;
-  }
+// Test cases by state per day, and the moves between states (GET /api/flakiness/transitions).
+function TransitionsChart({ projectId, branch }: { projectId: string; branch: string }) {
+  const t = useApi<Transitions>('/api/flakiness/transitions', { projectId, period: '30d', interval: 'day', branch });
   return (
     <Loaded q={t} what="transitions">
       {(d) => {
-        const x = d.data.map((p) => Date.parse(p.date) / 1000);
-        const keys = (['stable', 'flaky', 'broken'] as const).filter((k) => d.data.some((p) => p[k] !== undefined));
-        const colors: Record<string, string> = { stable: '#15803d', flaky: '#c2410c', broken: '#be123c' };
-        return <LineChart title="Tests by classification over time" x={x} series={keys.map((k) => ({ label: k, values: d.data.map((p) => p[k] ?? null), color: colors[k]! }))} />;
+        const x = d.buckets.map((b) => Date.parse(`${b.start}T00:00:00Z`) / 1000);
+        const moved = (to: Move['to']) => d.buckets.map((b) => b.transitions.filter((m) => m.to === to && m.from !== 'new' && m.from !== to).reduce((a, m) => a + m.count, 0));
+        return (
+          <div class="charts">
+            <LineChart title="Test cases by state per day" x={x} series={[
+              { label: 'stable', values: d.buckets.map((b) => b.stable), color: '#15803d' },
+              { label: 'flaky', values: d.buckets.map((b) => b.flaky), color: '#c2410c' },
+              { label: 'broken', values: d.buckets.map((b) => b.broken), color: '#be123c' },
+            ]} />
+            <LineChart title="Moves between states per day" x={x} series={[
+              { label: 'became flaky', values: moved('flaky'), color: '#c2410c' },
+              { label: 'became broken', values: moved('broken'), color: '#be123c' },
+              { label: 'became stable', values: moved('stable'), color: '#15803d' },
+            ]} />
+          </div>
+        );
       }}
     </Loaded>
   );
@@ -72,7 +83,7 @@ export function FlakinessPage() {
               <Stat label="quarantined" value={l.summary.quarantinedTests} />
               <Stat label="tests scored" value={l.summary.testsScored} />
             </div>
-            <Card title="Transitions"><TransitionsChart projectId={projectId} /></Card>
+            <Card title="Transitions"><TransitionsChart projectId={projectId} branch={branch} /></Card>
             <form class="filters" aria-label="Filter tests" onSubmit={(e) => e.preventDefault()}>
               <label>Classification
                 <select value={classification} onChange={(e) => set({ classification: e.currentTarget.value })}>
