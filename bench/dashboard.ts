@@ -46,7 +46,7 @@ export async function measureDashboard(tests = Number(process.env.BENCH_DASHBOAR
       if (r.status !== 200) throw new Error(`batch: ${r.status} ${r.text}`);
     }
     await api.patch(`/api/runs/${run.id}`, { status: 'failed' });
-    await stack.waitForProjections(undefined, 900_000);
+    await stack.waitForProjections(undefined, 600_000);
 
     const context = await browser.newContext({ baseURL: stack.url, viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();

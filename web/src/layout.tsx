@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { Link, useLocation } from 'wouter-preact';
-import type { List, Project } from './api';
+import type { Project } from './api';
 import { useLogout, useMe } from './session';
 import { useApi } from './ui/kit';
 
@@ -50,8 +50,4 @@ export function Layout({ children }: { children: ComponentChildren }) {
       <main id="main" tabIndex={-1}>{children}</main>
     </div>
   );
-}
-
-export function useTeamProjects(teamId: string) {
-  return useApi<List<Project>>('/api/projects', { teamId, limit: 100 });
 }

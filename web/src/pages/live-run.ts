@@ -21,7 +21,6 @@ export function useLiveRun(runId: string): LiveRun {
     byId.current = new Map();
     let run: Run | null = null;
     let live = false;
-    let pending = 0;
     let timer = 0;
     const publish = () => {
       timer = 0;
@@ -43,7 +42,6 @@ export function useLiveRun(runId: string): LiveRun {
         const rest = [];
         for (let off = PAGE; off < first.total; off += PAGE) rest.push(get<List<TestItem>>('/api/tests', { projectId: run!.projectId, runId, limit: PAGE, offset: off }));
         for (const page of await Promise.all(rest)) for (const t of page.data) if (!byId.current.has(t.id)) byId.current.set(t.id, t);
-        pending = 0;
         publish();
       } catch (error) {
         if (!closed) setState((s) => ({ ...s, error, loading: false }));
@@ -55,7 +53,6 @@ export function useLiveRun(runId: string): LiveRun {
       source.addEventListener('test', (e) => {
         const t = JSON.parse((e as MessageEvent).data) as TestItem;
         byId.current.set(t.id, t);
-        pending++;
         schedule();
       });
       source.addEventListener('counters', (e) => {
@@ -80,7 +77,6 @@ export function useLiveRun(runId: string): LiveRun {
       closed = true;
       source?.close();
       if (timer) cancelAnimationFrame(timer);
-      void pending;
     };
   }, [runId]);
   return state;
