@@ -37,11 +37,21 @@ export function useLiveRun(runId: string): LiveRun {
         run = await get<Run>(`/api/runs/${runId}`);
         live = LIVE_STATUSES.has(run.status);
         if (live) openStream();
-        const first = await get<List<TestItem>>('/api/tests', { projectId: run.projectId, runId, limit: PAGE, offset: 0 });
-        for (const t of first.data) byId.current.set(t.id, t);
-        const rest = [];
-        for (let off = PAGE; off < first.total; off += PAGE) rest.push(get<List<TestItem>>('/api/tests', { projectId: run!.projectId, runId, limit: PAGE, offset: off }));
-        for (const page of await Promise.all(rest)) for (const t of page.data) if (!byId.current.has(t.id)) byId.current.set(t.id, t);
+        // All pages at once, sized by the run's count; more pages if it grew meanwhile.
+        const projectId = run.projectId;
+        const page = (offset: number) => get<List<TestItem>>('/api/tests', { projectId, runId, limit: PAGE, offset });
+        let fetched = Math.max(PAGE, Math.ceil(run.totalTests / PAGE) * PAGE);
+        const pages = [];
+        for (let off = 0; off < fetched; off += PAGE) pages.push(page(off));
+        let total = 0;
+        for (const p of await Promise.all(pages)) {
+          total = Math.max(total, p.total);
+          for (const t of p.data) if (!byId.current.has(t.id)) byId.current.set(t.id, t);
+        }
+        while (fetched < total) {
+          for (const t of (await page(fetched)).data) if (!byId.current.has(t.id)) byId.current.set(t.id, t);
+          fetched += PAGE;
+        }
         publish();
       } catch (error) {
         if (!closed) setState((s) => ({ ...s, error, loading: false }));
