@@ -8,6 +8,7 @@ import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
 import { measureAnalytics10M } from './analytics-10m.ts';
 import { measureProjectors } from './projectors/bench.ts';
 import { measureReactorDecode } from './reactor-decode.ts';
+import { measureDashboard } from './dashboard.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -23,6 +24,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   projectors: () => measureProjectors(),
   // a reactor's decoding: every event validated vs only the types it handles
   'reactor-decode': async () => measureReactorDecode(),
+  // initial JS (goal ≤ 250 KB gzip), run page with 5,000 tests interactive (≤ 1.5 s), trends drawn after data (≤ 1 s)
+  dashboard: () => measureDashboard(),
 };
 
 const only = process.argv.slice(2);
