@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Queryable } from '../pg.ts';
 import { randomToken, sha256Hex } from '../tokens.ts';
 
-// Browser sessions in Postgres (browser_sessions, migration 014): the cookie
+// Browser sessions in Postgres (browser_sessions, migration 015): the cookie
 // holds a random token, the table only its SHA-256. Lives in lib/ beside the
 // authentication that reads it; it touches only its own tables and `users`.
 export const SESSION_TOKEN_PREFIX = 'rls_';
