@@ -6,6 +6,7 @@ import { measureBatchThroughput } from './batch-throughput.ts';
 import { measureKoaOverhead } from './koa-overhead.ts';
 import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
 import { measureAnalytics10M } from './analytics-10m.ts';
+import { measureClients } from './clients.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -17,6 +18,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   'koa-vs-node-http': () => measureKoaOverhead(),
   'flakiness-accuracy': () => measureFlakinessAccuracy(),
   'analytics-10m': () => measureAnalytics10M(),
+  // runledger --version / 1-file dry run ÷ node -e '' (goal ≤ 2); a 25-test Playwright run with the reporter ÷ without, − 1 (goal ≤ 0.05)
+  clients: () => measureClients(),
 };
 
 const only = process.argv.slice(2);
