@@ -7,7 +7,7 @@ import {
   type RunCreate, type SuiteSpec,
 } from '../../sdk/src/index.ts';
 import { parseJUnitFile, JUnitParseError, type JUnitCase } from './parse.ts';
-import { identityOf, toTest, type ConvertOptions, type JUnitTest } from './convert.ts';
+import { identityOf, normalizePath, toTest, type ConvertOptions, type JUnitTest } from './convert.ts';
 
 export const EXIT = { ok: 0, unquarantinedFailures: 1, badInput: 2, notSent: 3 } as const;
 
@@ -93,16 +93,17 @@ async function readTests(files: string[], opts: ConvertOptions, repeats: Map<str
 }
 
 // The suites of the reports: each <testsuite> with a name, nested as in the file,
-// in the file of its tests. One suite per (file, name), as on the server.
+// with its own `file` attribute (PHPUnit, Playwright write one) as its file path.
+// One suite per (file, name), as on the server: the same suite in two shards is one.
 class JUnitSuites {
   readonly specs: SuiteSpec[] = [];
   private readonly seen = new Set<string>();
   constructor(private readonly conv: ConvertOptions) {}
 
   private chain(c: JUnitCase): SuiteSpec[] {
-    const filePath = identityOf(c, this.conv).filePath || null;
     const out: SuiteSpec[] = [];
-    for (const raw of c.suites) {
+    for (const [i, raw] of c.suites.entries()) {
+      const filePath = normalizePath(c.suiteFiles[i] ?? null, this.conv.root) || null;
       const title = raw.trim().slice(0, 2000);
       if (!title) continue;
       const key = `${filePath ?? ''}\u0000${title}`;
