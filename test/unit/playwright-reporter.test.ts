@@ -135,6 +135,13 @@ describe('the reporter options', () => {
     expect(lines).toEqual([]);
   });
 
+  it('reports nothing, and says so in one line, when the API URL is not a URL', async () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => (lines.push(String(s)), true));
+    await expect(drive(new RunledgerReporter({ url: 'runledger.example.com', apiKey: 'k' }))).resolves.toBeUndefined();
+    expect(lines).toEqual(['[runledger] the API URL "runledger.example.com" is not an http(s) URL: not reporting this run\n']);
+  });
+
   it('names the browser from browserName, else from the device preset, several of them joined', () => {
     const projects = (...use: object[]) => ({ projects: use.map((u) => ({ use: u })) }) as unknown as FullConfig;
     expect(browsersOf(projects({ browserName: 'chromium' }))).toBe('chromium');

@@ -84,6 +84,11 @@ export default class RunledgerReporter implements Reporter {
       this.warn(`${this.disabled}: not reporting this run`);
       return;
     }
+    if (!isHttpUrl(url)) {
+      this.disabled = `the API URL ${JSON.stringify(url)} is not an http(s) URL`;
+      this.warn(`${this.disabled}: not reporting this run`);
+      return;
+    }
     this.rootDir = this.o.rootDir ?? config.rootDir;
     this.shard = config.shard;
     const ci = detectCi(this.o.buildId ? { ...this.env, RUNLEDGER_BUILD_ID: this.o.buildId } : this.env);
@@ -378,4 +383,12 @@ export function browsersOf(config: Pick<FullConfig, 'projects'>): string {
     return typeof name === 'string' ? name : null;
   });
   return [...new Set(names.filter((n): n is string => !!n))].join(',');
+}
+
+function isHttpUrl(url: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(url).protocol);
+  } catch {
+    return false;
+  }
 }
