@@ -110,7 +110,7 @@ describe('the client packages, installed from their tarballs into a project of i
       for (const shard of ['1/2', '2/2']) builds[b].shards.push(await playwright(builds[b].layout, [`--shard=${shard}`], githubEnv(builds[b].id)));
     }
     await stack.waitForProjections();
-  }, 900_000);
+  }, 1_800_000);
   afterAll(async () => {
     await new Promise((r) => site?.close(r));
     await stack?.stop();
@@ -291,7 +291,7 @@ describe('the client packages, installed from their tarballs into a project of i
     expect(failing.code, failing.out).toBe(1);
     expect(failing.out).toContain('could NOT send 3 results');
     expect(failing.out).toContain('1 failed');
-  }, 180_000);
+  }, 300_000);
 
   const quarantineRouteExists = () => api.request('GET', '/api/quarantine', { query: { projectId: tenant.projectId }, retry: { retries: 0 } }).then(() => true, () => false);
 
@@ -300,7 +300,7 @@ describe('the client packages, installed from their tarballs into a project of i
     const res = await playwright('esm', ['--shard=2/2'], { ...githubEnv(`${builds.a.id}q`), E2E_QUARANTINE: '1', E2E_LIVE_CHECK: '0' });
     expect(res.out).toContain('could not read the quarantine list');
     expect(res.code, res.out).toBe(1);
-  }, 180_000);
+  }, 300_000);
 
   it('quarantine-aware exit: when every failure is quarantined, the run passes and names them', async (ctx) => {
     const quarantineRoute = await quarantineRouteExists();
@@ -314,5 +314,5 @@ describe('the client packages, installed from their tarballs into a project of i
     expect(res.code, res.out).toBe(0);
     expect(res.out).toContain('quarantined test failed: edge.spec.ts › edge cases > fails on purpose [chromium]');
     expect(res.out).toContain('every failure (1) is a quarantined test: the run passes');
-  }, 180_000);
+  }, 300_000);
 });

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { glob, isDynamicPattern } from 'tinyglobby';
 import {
   Outbox, RunledgerClient, RunledgerError, VERSION, detectCi, quarantineVerdict, sendSuites, sleep, type BatchItem, type QuarantineEntry,
   type RunCreate, type SuiteSpec,
@@ -52,8 +51,10 @@ export async function expandPatterns(patterns: string[], cwd: string): Promise<{
   const files = new Set<string>();
   const missing: string[] = [];
   for (const p of patterns) {
-    if (isDynamicPattern(p)) {
-      const found = await glob(p, { cwd, absolute: true, onlyFiles: true, dot: false });
+    // tinyglobby loads only for a pattern that may be one: a plain path costs nothing.
+    const globs = /[*?[\]{}()!]/.test(p) ? await import('tinyglobby') : null;
+    if (globs?.isDynamicPattern(p)) {
+      const found = await globs.glob(p, { cwd, absolute: true, onlyFiles: true, dot: false });
       if (found.length === 0) missing.push(p);
       for (const f of found.sort()) files.add(f);
     } else {
