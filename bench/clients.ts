@@ -3,7 +3,7 @@
 // what the Playwright reporter adds to the wall time of a 25-test run, against the
 // same run without it. Runs alternate (A B A B …) and medians are compared, so a
 // machine busy with other work disturbs both sides alike.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,6 +23,16 @@ function wallMs(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.P
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (r.status !== 0 && r.status !== 1) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
   return ms;
+}
+
+// The same, without blocking this process: the API the reporter talks to runs here.
+function wallMsAsync(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<number> {
+  const started = process.hrtime.bigint();
+  return new Promise((done, fail) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: 'ignore' });
+    child.on('error', fail);
+    child.on('close', (code) => (code === 0 || code === 1 ? done(Number(process.hrtime.bigint() - started) / 1e6) : fail(new Error(`${cmd} exited ${code}`))));
+  });
 }
 
 const SPEC = `import { expect, test } from '@playwright/test';
@@ -77,8 +87,8 @@ export async function measureClients(rounds = Number(process.env.BENCH_ROUNDS ??
     const reported: number[] = [];
     try {
       for (let i = 0; i < rounds; i++) {
-        plain.push(wallMs(process.execPath, [cli, 'test'], { cwd: join(scratch, 'plain'), env }));
-        reported.push(wallMs(process.execPath, [cli, 'test'], { cwd: join(scratch, 'reported'), env }));
+        plain.push(await wallMsAsync(process.execPath, [cli, 'test'], { cwd: join(scratch, 'plain'), env }));
+        reported.push(await wallMsAsync(process.execPath, [cli, 'test'], { cwd: join(scratch, 'reported'), env }));
       }
     } finally {
       await stack.stop();
