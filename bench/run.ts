@@ -9,6 +9,7 @@ import { measureAnalytics10M } from './analytics-10m.ts';
 import { measureProjectors } from './projectors/bench.ts';
 import { measureReactorDecode } from './reactor-decode.ts';
 import { measureDashboard } from './dashboard.ts';
+import { measureClients } from './clients.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -26,6 +27,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   'reactor-decode': async () => measureReactorDecode(),
   // initial JS (goal ≤ 250 KB gzip), run page with 5,000 tests interactive (≤ 1.5 s), trends drawn after data (≤ 1 s)
   dashboard: () => measureDashboard(),
+  // runledger --version / 1-file dry run ÷ node -e '' (goal ≤ 2); a 25-test Playwright run with the reporter ÷ without, − 1 (goal ≤ 0.05)
+  clients: () => measureClients(),
 };
 
 const only = process.argv.slice(2);

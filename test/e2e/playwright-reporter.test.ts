@@ -1,46 +1,62 @@
 import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { deadUrl } from '../support/net.ts';
-import { RunledgerClient, type TestDetails } from '../../clients/sdk/src/index.ts';
+import { installScratchProject, packClients } from '../support/client-packages.ts';
+import { RunledgerClient, type Suite, type TestDetails } from '../../clients/sdk/src/index.ts';
 
-// Real Playwright with Debian's Chromium against a page served on loopback,
-// reporting through the Runledger reporter into a running stack: two CI builds,
-// each run as two shards. Everything is asserted through the query API.
+// The client packages as a user installs them: `npm run pack`, then a project of
+// its own in a temp directory outside this repository installs @playwright/test
+// from the registry and the tarballs. Real Playwright with Debian's Chromium
+// against a page served on loopback reports through the installed reporter into a
+// running stack: one build from an ESM playwright.config.ts, one from a CommonJS
+// playwright.config.js, each as two shards with retries. Everything is asserted
+// through the query API, against Playwright's own JSON report.
 const SUITE = resolve('test/e2e/playwright-suite');
+const VERSION = readFileSync(resolve('clients/VERSION'), 'utf8').trim();
 const CI_VARS = ['CI', 'GITHUB_ACTIONS', 'GITLAB_CI', 'JENKINS_URL', 'JENKINS_HOME', 'BUILDKITE', 'CIRCLECI'];
 
-type PwRun = { code: number | null; out: string };
+type Layout = 'esm' | 'cjs';
+type PwRun = { code: number | null; out: string; outputDir: string };
+type JsonStats = { expected: number; unexpected: number; flaky: number; skipped: number };
 
-describe('the Playwright reporter, end to end', () => {
+describe('the client packages, installed from their tarballs into a project of its own', () => {
   let stack: TestStack;
   let tenant: Tenant;
   let api: RunledgerClient;
   let site: Server;
   let siteUrl: string;
-  let outputDir: string;
-  const builds: Record<'a' | 'b', { id: string; shards: PwRun[] }> = { a: { id: `${Date.now()}1`, shards: [] }, b: { id: `${Date.now()}2`, shards: [] } };
+  let scratch: string;
+  let seq = 0;
+  const stamp = Date.now();
+  const builds: Record<'a' | 'c', { id: string; layout: Layout; shards: PwRun[] }> = {
+    a: { id: `${stamp}1`, layout: 'esm', shards: [] }, c: { id: `${stamp}3`, layout: 'cjs', shards: [] },
+  };
 
-  // One `playwright test` process, its environment that of a GitHub Actions job.
-  function playwright(args: string[], env: Record<string, string>): Promise<PwRun> {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !CI_VARS.includes(k) && !k.startsWith('GITHUB_') && !k.startsWith('RUNLEDGER_'))) as Record<string, string>;
+  const cleanEnv = () => Object.fromEntries(Object.entries(process.env)
+    .filter(([k]) => !CI_VARS.includes(k) && !k.startsWith('GITHUB_') && !k.startsWith('RUNLEDGER_') && !k.startsWith('VITEST') && k !== 'NODE_OPTIONS')) as Record<string, string>;
+
+  // One `playwright test` process in the scratch project, its environment that of a GitHub Actions job.
+  function playwright(layout: Layout, args: string[], env: Record<string, string>): Promise<PwRun> {
+    const outputDir = join(scratch, 'out', `${layout}-${++seq}`);
     return new Promise((done, fail) => {
-      const child = spawn(process.execPath, [resolve('node_modules/@playwright/test/cli.js'), 'test', '-c', join(SUITE, 'playwright.config.ts'), ...args], {
-        env: { ...base, SITE_URL: siteUrl, E2E_OUTPUT_DIR: join(outputDir, args.join('_').replace(/\W/g, '')), ...env },
+      const child = spawn(process.execPath, [join(scratch, 'node_modules/@playwright/test/cli.js'), 'test', ...args], {
+        cwd: join(scratch, layout),
+        env: { ...cleanEnv(), SITE_URL: siteUrl, E2E_OUTPUT_DIR: outputDir, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
       child.on('error', fail);
-      child.on('close', (code) => done({ code, out }));
+      child.on('close', (code) => done({ code, out, outputDir }));
     });
   }
   const githubEnv = (runId: string) => ({
@@ -48,19 +64,40 @@ describe('the Playwright reporter, end to end', () => {
     GITHUB_SERVER_URL: 'https://github.com', GITHUB_SHA: `sha-${runId}`, GITHUB_REF_NAME: 'main', GITHUB_ACTOR: 'jane',
     RUNLEDGER_URL: stack.url, RUNLEDGER_API_KEY: tenant.apiKey, E2E_LIVE_CHECK: '1',
   });
-  const runOf = async (build: 'a' | 'b') => {
-    const runs = (await api.listRuns({ limit: 50 })).data;
+  const runsOfBuild = async (ciBuildId: string) => {
+    const runs = (await api.listRuns({ limit: 100 })).data;
     const full = await Promise.all(runs.map((r) => api.getRun(r.id)));
-    return full.filter((r) => r.ciBuildId === `${builds[build].id}-1`);
+    return full.filter((r) => r.ciBuildId === ciBuildId);
   };
+  const runOf = (build: 'a' | 'c') => runsOfBuild(`${builds[build].id}-1`);
   const testsOf = async (runId: string) => (await api.listTests({ runId, limit: 100 })).data as TestDetails[];
   const byTitle = (tests: TestDetails[], fullTitle: string) => tests.find((t) => t.fullTitle === fullTitle)!;
+  // Playwright's own counts, over the shards of a build.
+  const jsonStats = (build: 'a' | 'c'): JsonStats => builds[build].shards
+    .map((s) => JSON.parse(readFileSync(join(s.outputDir, 'report.json'), 'utf8')).stats as JsonStats)
+    .reduce((a, b) => ({ expected: a.expected + b.expected, unexpected: a.unexpected + b.unexpected, flaky: a.flaky + b.flaky, skipped: a.skipped + b.skipped }));
+  const shape = (nodes: Suite[]): unknown => nodes.map((n) => ({ title: n.title, filePath: n.filePath, children: shape(n.children) }))
+    .sort((x, y) => (x as { title: string }).title.localeCompare((y as { title: string }).title));
 
   beforeAll(async () => {
-    outputDir = mkdtempSync(join(tmpdir(), 'runledger-e2e-'));
-    stack = await startTestStack({ projections: ['postgres', 'clickhouse'] });
+    scratch = mkdtempSync(join(tmpdir(), 'runledger-scratch-'));
+    const [started] = await Promise.all([
+      startTestStack({ projections: ['postgres', 'clickhouse'] }),
+      packClients().then((tarballs) => installScratchProject(scratch, tarballs)),
+    ]);
+    stack = started;
     tenant = await createTenant(stack.url, 'playwright');
     api = new RunledgerClient({ url: stack.url, apiKey: tenant.apiKey });
+    // Two layouts in the one install: an ESM TypeScript config, a CommonJS JavaScript one.
+    for (const layout of ['esm', 'cjs'] as const) {
+      const dir = join(scratch, layout);
+      mkdirSync(dir);
+      for (const f of ['basic.spec.ts', 'edge.spec.ts']) copyFileSync(join(SUITE, f), join(dir, f));
+    }
+    writeFileSync(join(scratch, 'esm/package.json'), '{ "type": "module" }\n');
+    copyFileSync(join(SUITE, 'playwright.config.ts'), join(scratch, 'esm/playwright.config.ts'));
+    copyFileSync(join(SUITE, 'playwright.config.cjs.js'), join(scratch, 'cjs/playwright.config.js'));
+
     const page = await readFile(join(SUITE, 'site/index.html'));
     site = createServer((req, res) => {
       if (req.url === '/' || req.url === '/index.html') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
@@ -68,36 +105,39 @@ describe('the Playwright reporter, end to end', () => {
     });
     await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
     siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-    // Two builds of the same commit series, each sharded in two; shards in sequence
-    // (two cores), which the server merges all the same.
-    for (const b of ['a', 'b'] as const) {
-      for (const shard of ['1/2', '2/2']) builds[b].shards.push(await playwright([`--shard=${shard}`], githubEnv(builds[b].id)));
+    // Shards in sequence (two cores), which the server merges all the same.
+    for (const b of ['a', 'c'] as const) {
+      for (const shard of ['1/2', '2/2']) builds[b].shards.push(await playwright(builds[b].layout, [`--shard=${shard}`], githubEnv(builds[b].id)));
     }
     await stack.waitForProjections();
-  }, 600_000);
+  }, 1_800_000);
   afterAll(async () => {
     await new Promise((r) => site?.close(r));
     await stack?.stop();
-    if (outputDir) rmSync(outputDir, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('leaves the exit code to the tests: the shard with a failing test exits 1, the other 0', () => {
-    for (const b of ['a', 'b'] as const) {
+  it('leaves the exit code to the tests: the shard with a failing test exits 1, the other 0 (ESM and CommonJS configs)', () => {
+    for (const b of ['a', 'c'] as const) {
       const [one, two] = builds[b].shards;
       expect(one!.code, one!.out).toBe(0);
       expect(two!.code, two!.out).toBe(1);
-      expect(two!.out).toMatch(/\[runledger\] sent 2 results and \d+ attachments to run run_/);
+      expect(one!.out).toMatch(/\[runledger\] sent 3 results and 0 attachments to run run_/);
+      expect(two!.out).toMatch(/\[runledger\] sent 3 results and \d+ attachments to run run_/);
     }
   });
 
-  it('reports both shards of a build into one run with exact counts and the CI details', async () => {
+  it('reports both shards of a build into one run, its counts those of Playwright\'s JSON report, with the CI details', async () => {
     const [run, ...others] = await runOf('a');
     expect(others).toEqual([]);
+    const stats = jsonStats('a');
+    expect(stats).toEqual({ expected: 3, unexpected: 1, flaky: 1, skipped: 1 });
     expect(run).toMatchObject({
-      status: 'failed', totalTests: 6, passedTests: 3, failedTests: 1, skippedTests: 1, flakyTests: 1,
+      status: 'failed', totalTests: stats.expected + stats.unexpected + stats.flaky + stats.skipped, passedTests: stats.expected,
+      failedTests: stats.unexpected, skippedTests: stats.skipped, flakyTests: stats.flaky,
       shardTotal: 2, branch: 'main', commitSha: `sha-${builds.a.id}`, ciProvider: 'github-actions', commitAuthor: 'jane',
       ciBuildUrl: `https://github.com/acme/shop/actions/runs/${builds.a.id}`, runTitle: 'e2e demo shop', tags: ['e2e'],
-      browser: 'chromium', viewport: '1280x720',
+      browser: 'chromium', viewport: '1280x720', os: process.platform, workers: 1,
     });
     expect(run!.playwrightVersion).toMatch(/^1\.\d+/);
     const tests = await testsOf(run!.id);
@@ -110,6 +150,22 @@ describe('the Playwright reporter, end to end', () => {
       'passed basic.spec.ts :: shows the welcome heading [chromium]',
       'skipped basic.spec.ts :: exports the cart as CSV [chromium]',
     ]);
+  });
+
+  it('sends the describe hierarchy: one suite tree for the merged run, a file reported by both shards is one suite', async () => {
+    const [run] = await runOf('a');
+    const tree = (await api.suites(run!.id)).data;
+    expect(shape(tree)).toEqual([
+      { title: 'basic.spec.ts', filePath: 'basic.spec.ts', children: [] },
+      { title: 'edge.spec.ts', filePath: 'edge.spec.ts', children: [{ title: 'edge cases', filePath: 'edge.spec.ts', children: [] }] },
+    ]);
+    const basic = tree.find((s) => s.title === 'basic.spec.ts')!;
+    const edgeCases = tree.find((s) => s.title === 'edge.spec.ts')!.children[0]!;
+    const tests = await Promise.all((await testsOf(run!.id)).map((t) => api.getTest(t.id)));
+    // basic.spec.ts has tests in both shards (fullyParallel): all of them name the one suite.
+    expect(tests.filter((t) => t.filePath === 'basic.spec.ts').map((t) => t.suiteId)).toEqual([basic.id, basic.id, basic.id, basic.id]);
+    expect(tests.filter((t) => t.filePath === 'edge.spec.ts').map((t) => t.suiteId)).toEqual([edgeCases.id, edgeCases.id]);
+    expect(edgeCases.parentSuiteId).toBe(tree.find((s) => s.title === 'edge.spec.ts')!.id);
   });
 
   it('marks the deliberately flaky test flaky, with both attempts', async () => {
@@ -149,7 +205,7 @@ describe('the Playwright reporter, end to end', () => {
     expect(steps.every((s) => s.duration >= 0)).toBe(true);
   });
 
-  it('uploads the failure screenshots and traces, and a screenshot downloads as a PNG', async () => {
+  it('uploads the failure screenshots and traces, and a failing test\'s screenshot downloads as a PNG through its signed URL', async () => {
     const [run] = await runOf('a');
     const rows = (await api.listArtifacts({ runId: run!.id, limit: 100 })).data.map((a) => ({ id: a.id, type: a.type, test_id: a.testId, file_name: a.fileName }));
     const tests = await testsOf(run!.id);
@@ -159,7 +215,7 @@ describe('the Playwright reporter, end to end', () => {
     expect(rows.filter((r) => r.test_id === flakyId && r.type === 'screenshot')).toHaveLength(1);
     expect(rows.filter((r) => r.type === 'trace').length).toBeGreaterThanOrEqual(3);
     expect(rows.map((r) => r.file_name)).toContain('retry2-test-failed-1.png');
-    const shot = await api.getArtifact(rows.find((r) => r.type === 'screenshot')!.id);
+    const shot = await api.getArtifact(rows.find((r) => r.type === 'screenshot' && r.test_id === failedId)!.id);
     const file = await fetch(shot.url);
     expect(file.status).toBe(200);
     expect(file.headers.get('content-type')).toBe('image/png');
@@ -168,34 +224,83 @@ describe('the Playwright reporter, end to end', () => {
     expect(bytes.length).toBe(shot.fileSize);
   });
 
-  it('shows both builds in the history of a test case', async () => {
+  it('loads from a CommonJS playwright.config.js too: one merged run, Playwright\'s counts, the browser of the device preset, the suite tree', async () => {
+    const [run, ...others] = await runOf('c');
+    expect(others).toEqual([]);
+    const stats = jsonStats('c');
+    expect(run).toMatchObject({
+      status: 'failed', totalTests: stats.expected + stats.unexpected + stats.flaky + stats.skipped, passedTests: stats.expected,
+      failedTests: stats.unexpected, skippedTests: stats.skipped, flakyTests: stats.flaky, shardTotal: 2,
+      runTitle: 'e2e demo shop (cjs)', browser: 'chromium', viewport: '1280x720',
+    });
+    expect(shape((await api.suites(run!.id)).data)).toEqual([
+      { title: 'basic.spec.ts', filePath: 'basic.spec.ts', children: [] },
+      { title: 'edge.spec.ts', filePath: 'edge.spec.ts', children: [{ title: 'edge cases', filePath: 'edge.spec.ts', children: [] }] },
+    ]);
+  });
+
+  it('shows both builds in the history of a test case (the ESM and the CommonJS build run the same tests)', async () => {
     const [a] = await runOf('a');
-    const [b] = await runOf('b');
-    expect(b).toMatchObject({ totalTests: 6, flakyTests: 1, failedTests: 1 });
-    const test = byTitle(await testsOf(b!.id), 'edge cases > passes on the second try');
+    const [c] = await runOf('c');
+    const test = byTitle(await testsOf(c!.id), 'edge cases > passes on the second try');
     const history = await api.testHistory(test.id);
-    expect(history.data.map((h) => h.runId).sort()).toEqual([a!.id, b!.id].sort());
+    expect(history.data.map((h) => h.runId).sort()).toEqual([a!.id, c!.id].sort());
     expect(history.data.every((h) => h.status === 'flaky')).toBe(true);
     expect(byTitle(await testsOf(a!.id), 'edge cases > passes on the second try').testCaseId).toBe(history.testCaseId);
   });
 
-  it('does not break the run when the API is unreachable: the tests decide the exit code, and it lists what it could not send', async () => {
-    const res = await playwright(['--shard=1/2'], { ...githubEnv('dead'), RUNLEDGER_URL: await deadUrl(), E2E_END_TIMEOUT_MS: '1500', E2E_LIVE_CHECK: '0' });
-    expect(res.code, res.out).toBe(0);
-    expect(res.out).toContain('[runledger] sent 0 results and 0 attachments; could NOT send 4 results');
-    expect(res.out).toMatch(/not sent {2}shows the welcome heading/);
-    expect(res.out).toMatch(/the unsent results are in \S+\.ndjson/);
-    expect(res.out).toContain('2 passed');
-  }, 180_000);
+  it('runs `npx runledger` from the installed tarball: --version, and upload-junit with the <testsuite> nesting as suites', async () => {
+    const npx = (args: string[]) => new Promise<{ code: number | null; out: string }>((done, fail) => {
+      const child = spawn('npx', ['--no-install', 'runledger', ...args], {
+        cwd: scratch, env: { ...cleanEnv(), RUNLEDGER_URL: stack.url, RUNLEDGER_API_KEY: tenant.apiKey }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('error', fail);
+      child.on('close', (code) => done({ code, out }));
+    });
+    const version = await npx(['--version']);
+    expect(version).toEqual({ code: 0, out: `${VERSION}\n` });
+    const xml = join(builds.c.shards[1]!.outputDir, 'junit.xml');
+    const up = await npx(['upload-junit', '--build-id', `junit-${stamp}`, '--root', join(scratch, 'cjs'), xml]);
+    expect(up.code, up.out).toBe(0);
+    // Playwright's junit reporter writes the last attempt only: the flaky test is a pass there.
+    expect(up.out).toMatch(/run run_\w+: 3 tests: 2 passed, 1 failed, 0 skipped, 0 flaky/);
+    await stack.waitForProjections();
+    const [run] = await runsOfBuild(`junit-${stamp}`);
+    const tree = (await api.suites(run!.id)).data;
+    expect(tree.length).toBeGreaterThan(0);
+    const ids = new Set<string>();
+    const walk = (ns: Suite[]) => ns.forEach((n) => (ids.add(n.id), walk(n.children)));
+    walk(tree);
+    const tests = await Promise.all((await testsOf(run!.id)).map((t) => api.getTest(t.id)));
+    expect(tests).toHaveLength(3);
+    for (const t of tests) expect(ids.has(t.suiteId!), `${t.fullTitle} names a suite of the run`).toBe(true);
+  });
+
+  it('never breaks the run when the API is stopped: exit 0 for the passing shard, 1 for the failing one, and it lists what it could not send', async () => {
+    const dead = { RUNLEDGER_URL: await deadUrl(), E2E_END_TIMEOUT_MS: '1500', E2E_LIVE_CHECK: '0' };
+    const passing = await playwright('esm', ['--shard=1/2'], { ...githubEnv('dead'), ...dead });
+    expect(passing.code, passing.out).toBe(0);
+    expect(passing.out).toContain('[runledger] sent 0 results and 0 attachments; could NOT send 3 results');
+    expect(passing.out).toMatch(/not sent {2}shows the welcome heading/);
+    expect(passing.out).toMatch(/the unsent results are in \S+\.ndjson/);
+    expect(passing.out).toContain('2 passed');
+    const failing = await playwright('esm', ['--shard=2/2'], { ...githubEnv('dead'), ...dead });
+    expect(failing.code, failing.out).toBe(1);
+    expect(failing.out).toContain('could NOT send 3 results');
+    expect(failing.out).toContain('1 failed');
+  }, 300_000);
 
   const quarantineRouteExists = () => api.request('GET', '/api/quarantine', { query: { projectId: tenant.projectId }, retry: { retries: 0 } }).then(() => true, () => false);
 
   it('quarantine-aware exit: with no quarantine list to read, failures still fail the run', async (ctx) => {
     ctx.skip(await quarantineRouteExists(), 'GET /api/quarantine exists: the next test covers the quarantine-aware exit');
-    const res = await playwright(['--shard=2/2'], { ...githubEnv(`${builds.b.id}q`), E2E_QUARANTINE: '1' });
+    const res = await playwright('esm', ['--shard=2/2'], { ...githubEnv(`${builds.a.id}q`), E2E_QUARANTINE: '1', E2E_LIVE_CHECK: '0' });
     expect(res.out).toContain('could not read the quarantine list');
     expect(res.code, res.out).toBe(1);
-  }, 180_000);
+  }, 300_000);
 
   it('quarantine-aware exit: when every failure is quarantined, the run passes and names them', async (ctx) => {
     const quarantineRoute = await quarantineRouteExists();
@@ -205,10 +310,9 @@ describe('the Playwright reporter, end to end', () => {
     const failing = byTitle(await testsOf(run!.id), 'edge cases > fails on purpose');
     await api.request('POST', '/api/flakiness', { body: { testId: failing.id, projectId: tenant.projectId, isQuarantined: true } });
     await stack.waitForProjections();
-    const res = await playwright(['--shard=2/2'], { ...githubEnv(`${builds.b.id}q2`), E2E_QUARANTINE: '1' });
+    const res = await playwright('esm', ['--shard=2/2'], { ...githubEnv(`${builds.a.id}q2`), E2E_QUARANTINE: '1', E2E_LIVE_CHECK: '0' });
     expect(res.code, res.out).toBe(0);
     expect(res.out).toContain('quarantined test failed: edge.spec.ts › edge cases > fails on purpose [chromium]');
     expect(res.out).toContain('every failure (1) is a quarantined test: the run passes');
-  }, 180_000);
-
+  }, 300_000);
 });

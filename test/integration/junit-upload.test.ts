@@ -113,6 +113,24 @@ describe('the JUnit uploader against a running stack', () => {
     expect(passing.counts).toMatchObject({ total: 2, passed: 1, skipped: 1, failed: 0 });
   });
 
+  it('sends the <testsuite> nesting as suites, created before the tests that name them; two shards share them', async () => {
+    const one = await upload({ patterns: [`${FIXTURES}/phpunit.xml`], root: '/builds/acme/shop', shard: { current: 1, total: 2 }, env: { ...NO_CI, RUNLEDGER_BUILD_ID: 'php-1' } });
+    const two = await upload({ patterns: [`${FIXTURES}/phpunit.xml`], root: '/builds/acme/shop', shard: { current: 2, total: 2 }, env: { ...NO_CI, RUNLEDGER_BUILD_ID: 'php-1' } });
+    expect(one.exitCode, one.lines.join('\n')).toBe(0);
+    expect(two.runId).toBe(one.runId);
+    await stack.waitForProjections();
+    const tree = (await api.suites(one.runId!)).data;
+    type Node = { title: string; filePath: string | null; children: Node[] };
+    const shape = (ns: Node[]): unknown[] => ns.map((n) => [n.title, n.filePath, shape(n.children)]);
+    // PHPUnit: the directory, the class (with its file), a data provider's cases.
+    expect(shape(tree)).toEqual([['/builds/acme/shop/phpunit', null, [['CartTest', 'phpunit/CartTest.php', [['CartTest::testValidatesCode', null, []]]]]]]);
+    const cartTest = tree[0]!.children[0]!;
+    const provider = cartTest.children[0]!;
+    const tests = await Promise.all((await testsOf(one.runId!)).map((t) => api.getTest(t.id)));
+    expect(new Set(tests.filter((t) => t.fullTitle.includes('testValidatesCode')).map((t) => t.suiteId))).toEqual(new Set([provider.id]));
+    expect(new Set(tests.filter((t) => !t.fullTitle.includes('testValidatesCode')).map((t) => t.suiteId))).toEqual(new Set([cartTest.id]));
+  });
+
   it('reports what it could not send, and exits 3, when the API is unreachable', async () => {
     const res = await upload({ patterns: [`${FIXTURES}/surefire.xml`], url: await deadUrl(), sendTimeoutMs: 1000 });
     expect(res.exitCode).toBe(3);

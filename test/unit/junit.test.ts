@@ -204,8 +204,9 @@ describe('the JUnit uploader', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('runs as the runledger command: exit 0 for a dry run, 2 for a bad file, 2 for bad arguments', () => {
-    const bin = resolve('clients/junit/bin/runledger.mjs');
-    const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: tmpdir() });
+    // The bin from source (the packed one is tested in test/e2e/client-packages.test.ts).
+    const bin = resolve('clients/junit/src/bin.ts');
+    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', cwd: resolve('.') });
     const ok = run('upload-junit', '--dry-run', join(FIXTURES, 'failsafe.xml'));
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('failed  com.example.CheckoutIT > refunds (failed → failed → failed)');

@@ -1,4 +1,3 @@
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EXIT, uploadJUnit } from './upload.ts';
 
@@ -73,14 +72,4 @@ export async function main(argv: string[], env = process.env): Promise<number> {
     env: v['build-id'] ? { ...env, RUNLEDGER_BUILD_ID: v['build-id'] } : env,
   });
   return result.exitCode;
-}
-
-// Run directly (`tsx clients/junit/src/cli.ts …`); bin/runledger.mjs calls main itself.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  }, (e) => {
-    process.stderr.write(`runledger: ${(e as Error).stack ?? e}\n`);
-    process.exitCode = EXIT.notSent;
-  });
 }

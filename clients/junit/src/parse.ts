@@ -14,6 +14,8 @@ export type JUnitCase = {
   // cases are retries only within one suite.
   suiteIndex: number;
   suites: string[];
+  // The `file` attribute of each of those suites (null where it has none).
+  suiteFiles: Array<string | null>;
   suiteFile: string | null;
   name: string;
   classname: string;
@@ -154,6 +156,7 @@ export async function parseJUnitFile(path: string, onCase: (c: JUnitCase) => voi
       tc = {
         suiteIndex: inner?.index ?? -1,
         suites: suites.map((s) => s.name),
+        suiteFiles: suites.map((s) => s.file),
         suiteFile: [...suites].reverse().find((s) => s.file)?.file ?? null,
         name: a.name ?? '',
         classname: a.classname ?? a.class ?? '',

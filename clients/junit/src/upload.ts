@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { glob, isDynamicPattern } from 'tinyglobby';
 import {
-  Outbox, RunledgerClient, detectCi, quarantineVerdict, type BatchItem, type QuarantineEntry, type RunCreate,
+  Outbox, RunledgerClient, RunledgerError, VERSION, detectCi, quarantineVerdict, sendSuites, sleep, type BatchItem, type QuarantineEntry,
+  type RunCreate, type SuiteSpec,
 } from '../../sdk/src/index.ts';
 import { parseJUnitFile, JUnitParseError, type JUnitCase } from './parse.ts';
-import { identityOf, toTest, type ConvertOptions, type JUnitTest } from './convert.ts';
+import { identityOf, normalizePath, toTest, type ConvertOptions, type JUnitTest } from './convert.ts';
 
 export const EXIT = { ok: 0, unquarantinedFailures: 1, badInput: 2, notSent: 3 } as const;
 
@@ -51,8 +51,10 @@ export async function expandPatterns(patterns: string[], cwd: string): Promise<{
   const files = new Set<string>();
   const missing: string[] = [];
   for (const p of patterns) {
-    if (isDynamicPattern(p)) {
-      const found = await glob(p, { cwd, absolute: true, onlyFiles: true, dot: false });
+    // tinyglobby loads only for a pattern that may be one: a plain path costs nothing.
+    const globs = /[*?[\]{}()!]/.test(p) ? await import('tinyglobby') : null;
+    if (globs?.isDynamicPattern(p)) {
+      const found = await globs.glob(p, { cwd, absolute: true, onlyFiles: true, dot: false });
       if (found.length === 0) missing.push(p);
       for (const f of found.sort()) files.add(f);
     } else {
@@ -73,21 +75,55 @@ const repeatKey = (c: JUnitCase, opts: ConvertOptions) => {
 
 // Reads every file, handing each test (its repeats merged) to `emit`. With
 // `repeats` from a first pass, repeats are held only until their last one is read.
-async function readTests(files: string[], opts: ConvertOptions, repeats: Map<string, number> | null, emit: (t: JUnitTest) => void | Promise<void>) {
+async function readTests(files: string[], opts: ConvertOptions, repeats: Map<string, number> | null, emit: (t: JUnitTest, c: JUnitCase) => void | Promise<void>) {
   for (const [fileIndex, file] of files.entries()) {
     const held = new Map<string, JUnitCase[]>();
     await parseJUnitFile(file, async (c) => {
       const key = `${fileIndex}:${repeatKey(c, opts)}`;
       const expected = repeats?.get(key) ?? 1;
-      if (expected === 1) return emit(toTest([c], opts));
+      if (expected === 1) return emit(toTest([c], opts), c);
       const list = held.get(key) ?? [];
       list.push(c);
       if (list.length < expected) held.set(key, list);
       else {
         held.delete(key);
-        await emit(toTest(list, opts));
+        await emit(toTest(list, opts), c);
       }
     });
+  }
+}
+
+// The suites of the reports: each <testsuite> with a name, nested as in the file,
+// with its own `file` attribute (PHPUnit, Playwright write one) as its file path.
+// One suite per (file, name), as on the server: the same suite in two shards is one.
+class JUnitSuites {
+  readonly specs: SuiteSpec[] = [];
+  private readonly seen = new Set<string>();
+  constructor(private readonly conv: ConvertOptions) {}
+
+  private chain(c: JUnitCase): SuiteSpec[] {
+    const out: SuiteSpec[] = [];
+    for (const [i, raw] of c.suites.entries()) {
+      const filePath = normalizePath(c.suiteFiles[i] ?? null, this.conv.root) || null;
+      const title = raw.trim().slice(0, 2000);
+      if (!title) continue;
+      const key = `${filePath ?? ''}\u0000${title}`;
+      if (out.some((s) => s.key === key)) continue;
+      out.push({ key, title, filePath, parentKey: out.at(-1)?.key ?? null });
+    }
+    return out;
+  }
+
+  add(c: JUnitCase) {
+    for (const s of this.chain(c)) {
+      if (this.seen.has(s.key)) continue;
+      this.seen.add(s.key);
+      this.specs.push(s);
+    }
+  }
+
+  keyOf(c: JUnitCase): string | undefined {
+    return this.chain(c).at(-1)?.key;
   }
 }
 
@@ -114,12 +150,14 @@ export async function uploadJUnit(o: UploadOptions): Promise<UploadResult> {
 
   // Pass 1: every file must be a well-formed report before anything is sent.
   const repeats = new Map<string, number>();
+  const suites = new JUnitSuites(conv);
   const failures: JUnitTest[] = [];
   try {
     for (const [fileIndex, file] of files.entries()) {
       await parseJUnitFile(file, (c) => {
         const key = `${fileIndex}:${repeatKey(c, conv)}`;
         repeats.set(key, (repeats.get(key) ?? 0) + 1);
+        suites.add(c);
       });
     }
   } catch (e) {
@@ -160,7 +198,7 @@ export async function uploadJUnit(o: UploadOptions): Promise<UploadResult> {
   const url = o.url ?? env.RUNLEDGER_URL;
   const apiKey = o.apiKey ?? env.RUNLEDGER_API_KEY;
   if (!o.client && (!url || !apiKey)) return bad('set --url and --api-key (or RUNLEDGER_URL and RUNLEDGER_API_KEY)');
-  const client = o.client ?? new RunledgerClient({ url: url!, apiKey, userAgent: 'runledger-junit/0.1', retry: { retries: 2 } });
+  const client = o.client ?? new RunledgerClient({ url: url!, apiKey, userAgent: `runledger-junit/${VERSION}`, retry: { retries: 2 } });
   const deadline = Date.now() + (o.sendTimeoutMs ?? 120_000);
 
   // The run: a batch item, so the key's own project is meant when none is given.
@@ -176,10 +214,26 @@ export async function uploadJUnit(o: UploadOptions): Promise<UploadResult> {
   }
   result.runId = runId;
 
+  // The <testsuite> nesting, before the tests that name its suites.
+  const suiteIds = new Map<string, string>();
+  for (;;) {
+    try {
+      for (const line of await sendSuites(client, runId, suites.specs, suiteIds)) err(`runledger: suite not sent (its tests go without it): ${line}`);
+      break;
+    } catch (e) {
+      if (Date.now() >= deadline || (e instanceof RunledgerError && !e.retryable)) {
+        err(`runledger: could not send the suites (${(e as Error).message}); the tests go without them`);
+        break;
+      }
+      await sleep(1000);
+    }
+  }
+
   const outbox = new Outbox<null>(client, { batchSize: o.batchSize ?? 500 });
-  await readTests(files, conv, repeats, async (t) => {
+  await readTests(files, conv, repeats, async (t, c) => {
     count(t);
-    outbox.push({ type: 'test', runId, ...t } as BatchItem, null);
+    const suiteId = suiteIds.get(suites.keyOf(c) ?? '');
+    outbox.push({ type: 'test', runId, ...t, ...(suiteId ? { suiteId } : {}) } as BatchItem, null);
     // Keep at most one batch in memory: send full ones as they fill.
     const size = o.batchSize ?? 500;
     if (outbox.pending >= size) await outbox.drain(deadline, size - 1);

@@ -3,42 +3,15 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
 import {
-  Outbox, RunledgerClient, RunledgerError, detectCi, quarantineVerdict, sleep, type BatchItem, type QuarantineEntry, type RunCreate,
+  Outbox, RunledgerClient, RunledgerError, VERSION, detectCi, sendSuites, quarantineVerdict, sleep, type BatchItem, type QuarantineEntry, type RunCreate,
 } from '../../sdk/src/index.ts';
 import { attachmentsOf, isFinal, testBody, type PendingAttachment, type TestBody } from './map.ts';
+import { readOptions, type RunledgerReporterOptions } from './options.ts';
+import { SuiteTree } from './suites.ts';
 
-export type RunledgerReporterOptions = {
-  // API base URL and project API key; default RUNLEDGER_URL and RUNLEDGER_API_KEY.
-  url?: string;
-  apiKey?: string;
-  // The project (default: RUNLEDGER_PROJECT_ID, else the API key's project).
-  projectId?: string;
-  runTitle?: string;
-  tags?: string[];
-  // Shards of one CI build report into one run; the build id comes from the CI
-  // environment, or from here / RUNLEDGER_BUILD_ID outside CI.
-  buildId?: string;
-  // File paths are relative to this directory (default: the config's rootDir).
-  rootDir?: string;
-  // Quarantine-aware exit: when every failure is a quarantined test, the run passes.
-  // Default false; RUNLEDGER_QUARANTINE=1 also turns it on.
-  quarantine?: boolean;
-  // Streaming: a batch every flushIntervalMs, or as soon as batchSize results wait.
-  flushIntervalMs?: number;
-  batchSize?: number;
-  // Results kept in memory while the API is away; more spill to disk (spoolDir).
-  maxMemoryResults?: number;
-  // Past this many waiting results, new ones are dropped (and counted).
-  maxBufferedResults?: number;
-  spoolDir?: string;
-  // How long onEnd keeps trying to deliver what is left (ms).
-  endTimeoutMs?: number;
-  uploadAttachments?: boolean;
-  // Silence the reporter's own lines (errors at the end are still printed).
-  quiet?: boolean;
-};
+export type { RunledgerReporterOptions };
 
-type Meta = { key: string; attachments: PendingAttachment[]; title: string };
+type Meta = { key: string; attachments: PendingAttachment[]; title: string; suiteKey?: string };
 type Upload = PendingAttachment & { testId: string; title: string; tries: number; notBefore: number };
 
 const FAILED = new Set(['failed', 'timedOut', 'interrupted']);
@@ -70,8 +43,17 @@ export default class RunledgerReporter implements Reporter {
   private globalErrors = 0;
   private quarantineList: Promise<QuarantineEntry[] | null> | null = null;
 
-  constructor(options: RunledgerReporterOptions = {}) {
-    this.o = options;
+  private suiteTree: SuiteTree | null = null;
+  private suiteIds = new Map<string, string>();
+  private suitesSent: Promise<Map<string, string>> | null = null;
+  private suitesDone = false;
+  private refusedSuites: string[] = [];
+
+  // Loading the reporter reads its options and nothing else: no network, no files.
+  constructor(options?: RunledgerReporterOptions) {
+    const { options: o, problems } = readOptions(options);
+    this.o = o;
+    for (const p of problems) this.warn(p);
   }
 
   printsToStdio(): boolean {
@@ -85,20 +67,25 @@ export default class RunledgerReporter implements Reporter {
     process.stderr.write(`[runledger] ${line}\n`);
   }
 
-  onBegin(config: FullConfig, _suite: Suite): void {
+  onBegin(config: FullConfig, suite: Suite): void {
     try {
-      this.begin(config);
+      this.begin(config, suite);
     } catch (err) {
       this.disabled = `could not start: ${(err as Error).message}`;
       this.warn(`${this.disabled}; the tests run on, unreported`);
     }
   }
 
-  private begin(config: FullConfig) {
+  private begin(config: FullConfig, suite: Suite) {
     const url = this.o.url ?? this.env.RUNLEDGER_URL;
     const apiKey = this.o.apiKey ?? this.env.RUNLEDGER_API_KEY;
     if (!url || !apiKey) {
       this.disabled = 'no API URL or key (set url and apiKey, or RUNLEDGER_URL and RUNLEDGER_API_KEY)';
+      this.warn(`${this.disabled}: not reporting this run`);
+      return;
+    }
+    if (!isHttpUrl(url)) {
+      this.disabled = `the API URL ${JSON.stringify(url)} is not an http(s) URL`;
       this.warn(`${this.disabled}: not reporting this run`);
       return;
     }
@@ -108,7 +95,11 @@ export default class RunledgerReporter implements Reporter {
     if (this.shard && this.shard.total > 1 && !ci.ciBuildId) {
       this.warn('sharded run without a CI build id: set RUNLEDGER_BUILD_ID (or buildId) to the same value in every shard so they report into one run');
     }
-    const browsers = [...new Set(config.projects.map((p) => (p.use as { browserName?: string }).browserName).filter(Boolean))];
+    try {
+      this.suiteTree = new SuiteTree(suite, this.rootDir);
+    } catch (err) {
+      this.warn(`could not read the describe hierarchy (${(err as Error).message}): tests are sent without suites`);
+    }
     const viewport = (config.projects[0]?.use as { viewport?: { width: number; height: number } | null })?.viewport;
     const projectId = this.o.projectId ?? this.env.RUNLEDGER_PROJECT_ID;
     this.runBody = {
@@ -118,12 +109,12 @@ export default class RunledgerReporter implements Reporter {
       ciProvider: ci.ciProvider, ciBuildId: ci.ciBuildId, ciBuildUrl: ci.ciBuildUrl,
       playwrightVersion: config.version, workers: config.workers,
       shardCurrent: this.shard?.current ?? null, shardTotal: this.shard?.total ?? null,
-      browser: browsers.join(',') || null, os: process.platform, viewport: viewport ? `${viewport.width}x${viewport.height}` : null,
+      browser: browsersOf(config) || null, os: process.platform, viewport: viewport ? `${viewport.width}x${viewport.height}` : null,
       hostname: hostname(), runTitle: this.o.runTitle ?? this.env.RUNLEDGER_RUN_TITLE ?? null, tags: this.o.tags ?? [],
       grepPatterns: [config.grep].flat().map(String).filter((g) => g !== '/.*/').slice(0, 100),
     } as RunCreate;
     this.client = new RunledgerClient({
-      url, apiKey, userAgent: `runledger-playwright/0.1 playwright/${config.version}`, timeoutMs: 15_000, retry: { retries: 1 },
+      url, apiKey, userAgent: `runledger-playwright/${VERSION} playwright/${config.version}`, timeoutMs: 15_000, retry: { retries: 1 },
     });
     this.outbox = new Outbox<Meta>(this.client, {
       batchSize: this.o.batchSize ?? 500,
@@ -132,7 +123,11 @@ export default class RunledgerReporter implements Reporter {
       spoolDir: this.o.spoolDir,
       prepare: async (entries) => {
         const { id } = await this.ensureRun();
-        return entries.map((e) => ({ ...e.item, runId: id }) as BatchItem);
+        const suites = await this.ensureSuites(id);
+        return entries.map((e) => {
+          const suiteId = e.meta.suiteKey ? suites.get(e.meta.suiteKey) : undefined;
+          return { ...e.item, runId: id, ...(suiteId ? { suiteId } : {}) } as BatchItem;
+        });
       },
       onAccepted: (entry, result) => {
         for (const a of entry.meta.attachments) this.uploads.push({ ...a, testId: result.id, title: entry.meta.title, tries: 0, notBefore: 0 });
@@ -159,6 +154,24 @@ export default class RunledgerReporter implements Reporter {
     return this.run;
   }
 
+  // The suites of this process's tests, created once, before any test names one
+  // (the server checks that a suite exists in the run). A send that fails is
+  // tried again with the next batch, for the suites still missing.
+  private ensureSuites(runId: string): Promise<Map<string, string>> {
+    if (!this.suiteTree || this.suitesDone) return Promise.resolve(this.suiteIds);
+    if (!this.suitesSent) {
+      this.suitesSent = (async () => {
+        this.refusedSuites.push(...await sendSuites(this.client, runId, this.suiteTree!.specs, this.suiteIds));
+        this.suitesDone = true; // all sent, or refused for good
+        return this.suiteIds;
+      })();
+      this.suitesSent.catch(() => {
+        this.suitesSent = null;
+      });
+    }
+    return this.suitesSent;
+  }
+
   private ensureProject(): Promise<string> {
     const given = this.runBody.projectId as string | undefined;
     if (given) return Promise.resolve(given);
@@ -173,8 +186,12 @@ export default class RunledgerReporter implements Reporter {
 
   private tick() {
     if (this.disabled) return;
-    if (this.outbox.due) void this.outbox.sendOne().catch(() => undefined);
-    this.pumpUploads(1);
+    try {
+      if (this.outbox.due) void this.outbox.sendOne().catch(() => undefined);
+      this.pumpUploads(1);
+    } catch (err) {
+      this.warn(`could not send: ${(err as Error).message}`);
+    }
   }
 
   onTestEnd(test: TestCase, result: TestResult): void {
@@ -202,7 +219,9 @@ export default class RunledgerReporter implements Reporter {
       }
     });
     this.skippedAttachments.push(...skipped.map((s) => `${body.fullTitle}: ${s}`));
-    this.outbox.push({ type: 'test', ...body } as BatchItem, { key: test.id, attachments: files, title: body.fullTitle });
+    this.outbox.push({ type: 'test', ...body } as BatchItem, {
+      key: test.id, attachments: files, title: body.fullTitle, suiteKey: this.suiteTree?.suiteKeyOf(test.id),
+    });
     if (this.outbox.pending >= (this.o.batchSize ?? 500) && this.outbox.due) void this.outbox.sendOne().catch(() => undefined);
   }
 
@@ -277,7 +296,7 @@ export default class RunledgerReporter implements Reporter {
       try {
         await this.client.updateRun(this.runId, {
           status: runStatus, ...counts, duration: Math.round(result.duration), ...(this.shard ? { shardCurrent: this.shard.current } : {}),
-        }, { retry: { retries: 3 }, deadline });
+        }, { retry: { retries: 3 }, deadline: Math.max(deadline, Date.now() + 5000) });
         finished = true;
       } catch (err) {
         this.warn(`could not mark the run finished: ${(err as Error).message}`);
@@ -347,6 +366,29 @@ export default class RunledgerReporter implements Reporter {
       }
     }
     for (const s of this.skippedAttachments.slice(0, 10)) this.warn(`  attachment not uploaded: ${s}`);
+    if (this.refusedSuites.length) {
+      this.warn(`${this.refusedSuites.length} suites were refused, their tests were sent without them:`);
+      for (const s of this.refusedSuites.slice(0, 10)) this.warn(`  suite not sent: ${s}`);
+    }
     o.dispose();
+  }
+}
+
+// The browsers of the run's projects: `use.browserName`, else the device preset's
+// `defaultBrowserType` (what `devices['Desktop Chrome']` sets), in project order.
+export function browsersOf(config: Pick<FullConfig, 'projects'>): string {
+  const names = config.projects.map((p) => {
+    const use = (p.use ?? {}) as { browserName?: unknown; defaultBrowserType?: unknown };
+    const name = use.browserName ?? use.defaultBrowserType;
+    return typeof name === 'string' ? name : null;
+  });
+  return [...new Set(names.filter((n): n is string => !!n))].join(',');
+}
+
+function isHttpUrl(url: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(url).protocol);
+  } catch {
+    return false;
   }
 }

@@ -96,7 +96,10 @@ export class RunledgerClient {
       body = JSON.stringify(opts.body);
       headers['content-type'] = JSON_TYPE;
     }
-    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
+    // A deadline cuts a try short too, so a slow API cannot hold a caller past it.
+    const timeoutMs = opts.deadline === undefined ? this.options.timeoutMs ?? 30_000
+      : Math.max(1, Math.min(this.options.timeoutMs ?? 30_000, opts.deadline - Date.now()));
+    const timeout = AbortSignal.timeout(timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     let res: globalThis.Response;
     let text: string;
@@ -106,7 +109,7 @@ export class RunledgerClient {
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      const why = timeout.aborted ? `no answer within ${this.options.timeoutMs ?? 30_000} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+      const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
       throw new RunledgerError(`${method} ${path}: ${why}`, 0, 'network_error', { cause: why });
     }
     let parsed: unknown = undefined;

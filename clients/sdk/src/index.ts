@@ -6,3 +6,5 @@ export { detectCi, CI_PROVIDERS, type CiInfo } from './ci.ts';
 export { activeQuarantine, identityKey, quarantineVerdict, type QuarantineVerdict, type TestIdentity } from './quarantine.ts';
 export { Outbox, type Entry, type OutboxOptions, type Undeliverable } from './outbox.ts';
 export { expectedActual, stripAnsi } from './assertions.ts';
+export { VERSION } from './version.ts';
+export { sendSuites, type SuiteSpec } from './suites.ts';

@@ -29,6 +29,17 @@ export type OutboxOptions<M> = {
   maxBackoffMs?: number;
 };
 
+// Waits for `work`, but not past the deadline; the timer goes with the wait, so
+// nothing keeps the process alive after it.
+async function until(work: Promise<unknown>, deadline: number): Promise<void> {
+  const stop = new AbortController();
+  try {
+    await Promise.race([work, sleep(Math.max(0, deadline - Date.now()), stop.signal).catch(() => undefined)]);
+  } finally {
+    stop.abort();
+  }
+}
+
 // Rejections worth sending again: the API could not store the item this time.
 const RETRYABLE_CODES = new Set(['unavailable', 'rate_limited', 'internal_error', 'network_error']);
 
@@ -215,7 +226,7 @@ export class Outbox<M> {
     while (this.pending > keep && !this.fatal && Date.now() < deadline) {
       if (this.sending) {
         // A send started elsewhere (a timer) holds items: its outcome decides what is left.
-        await Promise.race([this.sending, sleep(Math.max(0, deadline - Date.now()))]);
+        await until(this.sending, deadline);
         continue;
       }
       const wait = this.nextTryAt - Date.now();
@@ -223,7 +234,8 @@ export class Outbox<M> {
         if (Date.now() + wait >= deadline) return;
         await sleep(wait);
       }
-      await this.sendOne();
+      // A slow API answers when it answers: the deadline is kept all the same.
+      await until(this.sendOne(), deadline);
     }
   }
 

@@ -1,16 +1,20 @@
 import { defineConfig } from '@playwright/test';
 
-// The suite the reporter's end-to-end test runs (test/e2e/playwright-reporter.test.ts):
-// Debian's Chromium, retries: 2, the Runledger reporter configured from the environment.
+// The suite the client packages' end-to-end test runs (test/e2e/playwright-reporter.test.ts)
+// in a scratch project outside this repository, where the reporter is the package
+// installed from its tarball: Debian's Chromium, retries: 2, one test per shard slot
+// (fullyParallel), so a file's suite is reported by both shards.
 export default defineConfig({
   testDir: '.',
-  outputDir: process.env.E2E_OUTPUT_DIR ?? '/tmp/runledger-e2e-results',
+  outputDir: process.env.E2E_OUTPUT_DIR ?? 'test-results',
   retries: 2,
   workers: 1,
+  fullyParallel: true,
   timeout: 15_000,
   reporter: [
     ['list'],
-    ['../../../clients/playwright-reporter/src/index.ts', {
+    ['json', { outputFile: `${process.env.E2E_OUTPUT_DIR ?? 'test-results'}/report.json` }],
+    ['@runledger/playwright-reporter', {
       runTitle: 'e2e demo shop',
       tags: ['e2e'],
       quarantine: process.env.E2E_QUARANTINE === '1',
