@@ -6,6 +6,7 @@ import { measureBatchThroughput } from './batch-throughput.ts';
 import { measureKoaOverhead } from './koa-overhead.ts';
 import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
 import { measureAnalytics10M } from './analytics-10m.ts';
+import { measurePipeline, pipelineTable } from './pipeline.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -17,6 +18,13 @@ const benches: Record<string, () => Promise<unknown>> = {
   'koa-vs-node-http': () => measureKoaOverhead(),
   'flakiness-accuracy': () => measureFlakinessAccuracy(),
   'analytics-10m': () => measureAnalytics10M(),
+  // the whole pipeline as ops/up runs it (issue 15): steady, catch-up, baselines;
+  // it also prints a table on stderr
+  pipeline: async () => {
+    const r = await measurePipeline();
+    console.error(pipelineTable(r));
+    return r;
+  },
 };
 
 const only = process.argv.slice(2);
