@@ -1,22 +1,23 @@
-import { isDataError, withTransaction, type Pool, type PoolClient } from '../../lib/pg.ts';
+import { withTransaction, type Pool, type PoolClient } from '../../lib/pg.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Event } from '../../schemas/events.ts';
-import type { DeadLetter, Projection, ProjectionBatch, PublishDeadLetters } from '../kafka/consumer.ts';
+import type { DeadLetter, PositionedEvent, Projection, ProjectionBatch, PublishDeadLetters } from '../kafka/consumer.ts';
+import { applyIsolating, classifyPostgresError, rejectionReason } from '../kafka/isolate.ts';
 import type { Outcome } from './outcome.ts';
 import { runCreated, runDeleted, runUpdated } from './handlers/runs.ts';
-import { testReported } from './handlers/tests.ts';
+import { testsReported, type ReportedTest } from './handlers/tests.ts';
 import { artifactUploaded, quarantineChanged, suiteReported } from './handlers/other.ts';
 import { guardDeletedProjects, projectDeleted } from './handlers/projects.ts';
 
 export const POSTGRES_PROJECTION = 'postgres';
 
-function handle(tx: PoolClient, event: Event, offset: number): Promise<Outcome> {
+// Every type but test.reported, applied one event at a time: they are few.
+function handleOne(tx: PoolClient, event: Exclude<Event, { type: 'test.reported' }>): Promise<Outcome> {
   switch (event.type) {
     case 'run.created': return runCreated(tx, event);
     case 'run.updated': return runUpdated(tx, event);
     case 'run.deleted': return runDeleted(tx, event);
     case 'suite.reported': return suiteReported(tx, event);
-    case 'test.reported': return testReported(tx, event, offset);
     case 'artifact.uploaded': return artifactUploaded(tx, event);
     case 'test.quarantine_changed': return quarantineChanged(tx, event);
     case 'project.deleted': return projectDeleted(tx, event);
@@ -27,10 +28,20 @@ function handle(tx: PoolClient, event: Event, offset: number): Promise<Outcome> 
   }
 }
 
+type Applied = { pe: PositionedEvent; outcome: Outcome };
+
 // Postgres read models (runs, tests, steps, suites, test cases, ...). A batch's
 // rows and its position in projection_offsets commit in one transaction, and
 // events at or below the stored position are skipped: exactly-once effect on
 // top of at-least-once delivery (DESIGN §4).
+//
+// Set-based (issue 15 §1): consecutive test.reported events, the bulk of the
+// log, are written with one statement per table (handlers/tests.ts); any other
+// event first flushes the results before it, so log order holds where it
+// matters (run.created before its results, run.deleted after them). The whole
+// batch runs in one savepoint; when Postgres rejects a value (SQLSTATE class
+// 22/23) the batch is bisected down to the rejected events, which are
+// dead-lettered, and the rest commits (projections/kafka/isolate.ts).
 export class PostgresProjection implements Projection {
   readonly name = POSTGRES_PROJECTION;
 
@@ -51,25 +62,39 @@ export class PostgresProjection implements Projection {
 
       if (lastOffset <= stored) return; // the whole batch was applied before
       const fresh = events.filter((pe) => pe.offset > stored);
-      const deleted = await guardDeletedProjects(
+      let deleted = await guardDeletedProjects(
         tx,
         new Set(fresh.map((pe) => pe.event.projectId)),
         new Set(fresh.filter((pe) => pe.event.type === 'project.deleted').map((pe) => pe.event.projectId)),
       );
-      const dead: DeadLetter[] = [];
-      for (const [i, pe] of fresh.entries()) {
-        // A large batch outlasts the group's session on a busy machine: without a
-        // heartbeat the member is dropped, the batch goes stale and is fetched again, forever.
-        if (i % 100 === 99) await batch.heartbeat?.();
-        const { event } = pe;
-        // A deleted project's late events (other partitions, replays) change nothing.
-        const outcome: Outcome = deleted.has(event.projectId) && event.type !== 'project.deleted'
-          ? { kind: 'drop', reason: 'its project was deleted' }
-          : await this.applyOne(tx, event, pe.offset);
-        if (event.type === 'project.deleted' && outcome.kind === 'ok') deleted.add(event.projectId);
+      const applied: Applied[] = [];
+      const rejected = await applyIsolating(
+        fresh,
+        async (part) => {
+          // All or nothing: a rejected part leaves no row and no trace in `deleted`.
+          const tentative = new Set(deleted);
+          await tx.query('SAVEPOINT batch');
+          try {
+            const outcomes = await this.applyInOrder(tx, part, tentative, batch.heartbeat);
+            await tx.query('RELEASE SAVEPOINT batch');
+            applied.push(...outcomes);
+            deleted = tentative;
+          } catch (err) {
+            await tx.query('ROLLBACK TO SAVEPOINT batch');
+            throw err;
+          }
+        },
+        classifyPostgresError,
+        () => undefined,
+      );
+      const dead: DeadLetter[] = rejected.map(({ item, error }) => ({ ...item, reason: rejectionReason('postgres', error), step: 'postgres.apply' }));
+      for (const { pe, outcome } of applied) {
         if (outcome.kind === 'dead_letter') dead.push({ ...pe, reason: outcome.reason, step: 'postgres.apply' });
-        if (outcome.kind === 'drop') this.logger.info({ partition, offset: pe.offset, type: event.type, reason: outcome.reason, correlationId: event.correlationId }, 'event dropped');
+        if (outcome.kind === 'drop') {
+          this.logger.info({ partition, offset: pe.offset, type: pe.event.type, reason: outcome.reason, correlationId: pe.event.correlationId }, 'event dropped');
+        }
       }
+      dead.sort((a, b) => a.offset - b.offset);
       await publish(dead);
       await tx.query(
         `UPDATE projection_offsets SET "offset" = $4 WHERE projection = $1 AND topic = $2 AND partition = $3`,
@@ -78,18 +103,44 @@ export class PostgresProjection implements Projection {
     });
   }
 
-  // Each event in a savepoint: one that violates a constraint is dead-lettered
-  // without undoing the rest of the batch.
-  private async applyOne(tx: PoolClient, event: Event, offset: number): Promise<Outcome> {
-    await tx.query('SAVEPOINT event');
-    try {
-      const outcome = await handle(tx, event, offset);
-      await tx.query('RELEASE SAVEPOINT event');
-      return outcome;
-    } catch (err) {
-      if (!isDataError(err)) throw err;
-      await tx.query('ROLLBACK TO SAVEPOINT event');
-      return { kind: 'dead_letter', reason: `postgres rejected the event: ${(err as Error).message}` };
+  // Applies events in log order, results in runs of consecutive ones. `deleted`
+  // holds the projects deleted so far: a deleted project's late events (other
+  // partitions, replays) change nothing.
+  private async applyInOrder(
+    tx: PoolClient, events: readonly PositionedEvent[], deleted: Set<string>, heartbeat?: () => Promise<void>,
+  ): Promise<Applied[]> {
+    const out: Applied[] = [];
+    let results: Array<ReportedTest & { pe: PositionedEvent }> = [];
+    const flush = async () => {
+      if (results.length === 0) return;
+      const outcomes = await testsReported(tx, results);
+      results.forEach((r, i) => out.push({ pe: r.pe, outcome: outcomes[i]! }));
+      results = [];
+      // A large batch outlasts the group's session on a busy machine: without a
+      // heartbeat the member is dropped, the batch goes stale and is fetched again, forever.
+      await heartbeat?.();
+    };
+    let sinceBeat = 0;
+    for (const pe of events) {
+      const { event } = pe;
+      if (deleted.has(event.projectId) && event.type !== 'project.deleted') {
+        // Results before it still go first: `out` stays in log order.
+        await flush();
+        out.push({ pe, outcome: { kind: 'drop', reason: 'its project was deleted' } });
+        continue;
+      }
+      if (event.type === 'test.reported') {
+        results.push({ event, offset: pe.offset, pe });
+        if (results.length >= 5000) await flush();
+        continue;
+      }
+      await flush();
+      const outcome = await handleOne(tx, event);
+      if (event.type === 'project.deleted' && outcome.kind === 'ok') deleted.add(event.projectId);
+      out.push({ pe, outcome });
+      if (++sinceBeat % 100 === 0) await heartbeat?.();
     }
+    await flush();
+    return out;
   }
 }

@@ -19,56 +19,134 @@ export function flattenSteps(steps: Step[]): FlatStep[] {
   return out;
 }
 
-const COUNTED: Record<string, string> = {
+const COUNTERS = ['passed_tests', 'flaky_tests', 'skipped_tests', 'failed_tests'] as const;
+const COUNTED: Record<string, (typeof COUNTERS)[number]> = {
   passed: 'passed_tests', flaky: 'flaky_tests', skipped: 'skipped_tests',
   failed: 'failed_tests', timedOut: 'failed_tests', interrupted: 'failed_tests',
 };
 
+export type ReportedTest = { event: EventOf<'test.reported'>; offset: number };
+
+const json = (v: unknown) => JSON.stringify(v);
+
+// A run of consecutive test.reported events of one batch, applied set-based:
+// one statement per table, whatever the number of results (issue 15 §1). The
+// effect is the one of applying them one by one in log order:
+//   - a result whose run is unknown (or deleted) is dropped;
+//   - a result already stored (a replay, a duplicate) changes nothing at all;
+//   - each stored result adds one to its run's counters: summed here, one
+//     UPDATE for all runs instead of one per result on the same hot row;
+//   - test cases: first/last seen are least/greatest and the latest result by
+//     (created_at, id) wins, so the batch's results of one case are reduced to
+//     one row in SQL (the same collation as the upsert's comparison) first.
 // `seq` is the event's offset in its partition: a run's events share a
 // partition, so within a run it is log order, which is commit order, and a
 // replay gives every row the same value (the live stream resumes by it).
-export async function testReported(tx: PoolClient, e: EventOf<'test.reported'>, offset: number): Promise<Outcome> {
-  const d = e.data;
-  const run = await tx.query('SELECT 1 FROM runs WHERE id = $1', [d.runId]);
-  if (!run.rowCount) return { kind: 'drop', reason: 'unknown or deleted run' };
+// Returns one outcome per item, in order.
+export async function testsReported(tx: PoolClient, items: readonly ReportedTest[]): Promise<Outcome[]> {
+  const runIds = [...new Set(items.map((t) => t.event.data.runId))];
+  const known = new Set<string>(
+    (await tx.query('SELECT id FROM runs WHERE id = ANY($1::text[])', [runIds])).rows.map((r) => r.id as string),
+  );
+  const outcomes: Outcome[] = items.map((t) => (known.has(t.event.data.runId) ? { kind: 'ok' } : { kind: 'drop', reason: 'unknown or deleted run' }));
+  // The first of two results with one id wins, as ON CONFLICT DO NOTHING would one by one.
+  const byId = new Map<string, ReportedTest>();
+  for (const t of items) if (known.has(t.event.data.runId) && !byId.has(t.event.data.id)) byId.set(t.event.data.id, t);
+  if (byId.size === 0) return outcomes;
+  const fresh = [...byId.values()];
 
+  const col = <T>(f: (t: ReportedTest) => T) => fresh.map(f);
   const inserted = await tx.query(
     `INSERT INTO tests (id, run_id, project_id, test_case_id, suite_id, title, full_title, file_path, line_number, variant,
        status, duration, retries, attempt, is_flaky, tags, annotations, error, attempts, stdout, stderr, started_at, created_at, seq)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)
-     ON CONFLICT (id) DO NOTHING`,
-    [d.id, d.runId, e.projectId, d.testCaseId, d.suiteId, d.title, d.fullTitle, d.filePath, d.lineNumber, d.variant,
-      d.status, d.duration, d.retries, d.attempt, d.isFlaky, JSON.stringify(d.tags), JSON.stringify(d.annotations),
-      d.error ? JSON.stringify(d.error) : null, JSON.stringify(d.attempts), d.stdout, d.stderr, d.startedAt, d.createdAt, offset],
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+       $9::int[], $10::text[], $11::text[], $12::int[], $13::int[], $14::int[], $15::boolean[], $16::jsonb[], $17::jsonb[],
+       $18::jsonb[], $19::jsonb[], $20::text[], $21::text[], $22::timestamptz[], $23::timestamptz[], $24::bigint[])
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id`,
+    [col((t) => t.event.data.id), col((t) => t.event.data.runId), col((t) => t.event.projectId), col((t) => t.event.data.testCaseId),
+      col((t) => t.event.data.suiteId), col((t) => t.event.data.title), col((t) => t.event.data.fullTitle), col((t) => t.event.data.filePath),
+      col((t) => t.event.data.lineNumber), col((t) => t.event.data.variant), col((t) => t.event.data.status), col((t) => t.event.data.duration),
+      col((t) => t.event.data.retries), col((t) => t.event.data.attempt), col((t) => t.event.data.isFlaky), col((t) => json(t.event.data.tags)),
+      col((t) => json(t.event.data.annotations)), col((t) => (t.event.data.error ? json(t.event.data.error) : null)),
+      col((t) => json(t.event.data.attempts)), col((t) => t.event.data.stdout), col((t) => t.event.data.stderr),
+      col((t) => t.event.data.startedAt), col((t) => t.event.data.createdAt), col((t) => t.offset)],
   );
-  if (!inserted.rowCount) return { kind: 'ok' };
+  if (!inserted.rowCount) return outcomes;
+  const insertedIds = new Set(inserted.rows.map((r) => r.id as string));
+  const stored = fresh.filter((t) => insertedIds.has(t.event.data.id));
 
-  const counter = COUNTED[d.status]!;
-  await tx.query(`UPDATE runs SET total_tests = total_tests + 1, ${counter} = ${counter} + 1 WHERE id = $1`, [d.runId]);
+  await addToRunCounters(tx, stored);
+  await insertSteps(tx, stored);
+  await upsertTestCases(tx, stored);
+  return outcomes;
+}
 
-  const steps = flattenSteps(d.steps);
-  if (steps.length) {
-    await tx.query(
-      `INSERT INTO test_steps (test_id, idx, parent_idx, depth, title, category, status, duration, error)
-       SELECT $1, * FROM unnest($2::int[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::int[], $9::jsonb[])`,
-      [d.id, steps.map((s) => s.idx), steps.map((s) => s.parentIdx), steps.map((s) => s.depth), steps.map((s) => s.step.title),
-        steps.map((s) => s.step.category), steps.map((s) => s.step.status), steps.map((s) => s.step.duration),
-        steps.map((s) => (s.step.error ? JSON.stringify(s.step.error) : null))],
-    );
+async function addToRunCounters(tx: PoolClient, stored: readonly ReportedTest[]): Promise<void> {
+  const perRun = new Map<string, Record<(typeof COUNTERS)[number] | 'total', number>>();
+  for (const { event: { data: d } } of stored) {
+    let c = perRun.get(d.runId);
+    if (!c) perRun.set(d.runId, (c = { total: 0, passed_tests: 0, flaky_tests: 0, skipped_tests: 0, failed_tests: 0 }));
+    c.total += 1;
+    c[COUNTED[d.status]!] += 1;
   }
-
-  // Test cases span runs, and so partitions: first/last seen are kept with
-  // least/greatest so the result does not depend on cross-partition order.
+  const runs = [...perRun.keys()].sort(); // one lock order for every batch
+  const of = (k: (typeof COUNTERS)[number] | 'total') => runs.map((r) => perRun.get(r)![k]);
   await tx.query(
-    `INSERT INTO test_cases AS c (id, project_id, title, full_title, file_path, variant, first_seen_at, last_seen_at, last_test_id, last_status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
+    `UPDATE runs SET total_tests = total_tests + v.total, passed_tests = passed_tests + v.passed,
+       flaky_tests = flaky_tests + v.flaky, skipped_tests = skipped_tests + v.skipped, failed_tests = failed_tests + v.failed
+     FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[]) AS v(id, total, passed, flaky, skipped, failed)
+     WHERE runs.id = v.id`,
+    [runs, of('total'), of('passed_tests'), of('flaky_tests'), of('skipped_tests'), of('failed_tests')],
+  );
+}
+
+async function insertSteps(tx: PoolClient, stored: readonly ReportedTest[]): Promise<void> {
+  const testId: string[] = [], idx: number[] = [], parent: Array<number | null> = [], depth: number[] = [], title: string[] = [];
+  const category: string[] = [], status: string[] = [], duration: number[] = [], error: Array<string | null> = [];
+  for (const { event: { data: d } } of stored) {
+    for (const s of flattenSteps(d.steps)) {
+      testId.push(d.id); idx.push(s.idx); parent.push(s.parentIdx); depth.push(s.depth); title.push(s.step.title);
+      category.push(s.step.category); status.push(s.step.status); duration.push(s.step.duration);
+      error.push(s.step.error ? json(s.step.error) : null);
+    }
+  }
+  if (testId.length === 0) return;
+  await tx.query(
+    `INSERT INTO test_steps (test_id, idx, parent_idx, depth, title, category, status, duration, error)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::int[], $9::jsonb[])`,
+    [testId, idx, parent, depth, title, category, status, duration, error],
+  );
+}
+
+// Test cases span runs, and so partitions: first/last seen are kept with
+// least/greatest so the result does not depend on cross-partition order.
+// Rows are written in id order, so two partitions' batches lock them in one order.
+async function upsertTestCases(tx: PoolClient, stored: readonly ReportedTest[]): Promise<void> {
+  const col = <T>(f: (t: ReportedTest) => T) => stored.map(f);
+  await tx.query(
+    `WITH v AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
+         WITH ORDINALITY AS v(id, project_id, title, full_title, file_path, variant, seen_at, test_id, status, ord)
+     ), first AS (
+       SELECT DISTINCT ON (id) id, project_id, full_title, file_path, variant FROM v ORDER BY id, ord
+     ), latest AS (
+       SELECT DISTINCT ON (id) id, title, seen_at, test_id, status FROM v ORDER BY id, seen_at DESC, test_id DESC
+     ), span AS (
+       SELECT id, min(seen_at) AS first_seen FROM v GROUP BY id
+     )
+     INSERT INTO test_cases AS c (id, project_id, title, full_title, file_path, variant, first_seen_at, last_seen_at, last_test_id, last_status)
+     SELECT f.id, f.project_id, l.title, f.full_title, f.file_path, f.variant, s.first_seen, l.seen_at, l.test_id, l.status
+     FROM first f JOIN latest l USING (id) JOIN span s USING (id)
+     ORDER BY f.id
      ON CONFLICT (id) DO UPDATE SET
        first_seen_at = least(c.first_seen_at, excluded.first_seen_at),
        last_seen_at = greatest(c.last_seen_at, excluded.last_seen_at),
        last_test_id = CASE WHEN (excluded.last_seen_at, excluded.last_test_id) > (c.last_seen_at, c.last_test_id) THEN excluded.last_test_id ELSE c.last_test_id END,
        last_status  = CASE WHEN (excluded.last_seen_at, excluded.last_test_id) > (c.last_seen_at, c.last_test_id) THEN excluded.last_status ELSE c.last_status END,
        title        = CASE WHEN (excluded.last_seen_at, excluded.last_test_id) > (c.last_seen_at, c.last_test_id) THEN excluded.title ELSE c.title END`,
-    [d.testCaseId, e.projectId, d.title, d.fullTitle, d.filePath, d.variant, d.createdAt, d.id, d.status],
+    [col((t) => t.event.data.testCaseId), col((t) => t.event.projectId), col((t) => t.event.data.title), col((t) => t.event.data.fullTitle),
+      col((t) => t.event.data.filePath), col((t) => t.event.data.variant), col((t) => t.event.data.createdAt), col((t) => t.event.data.id),
+      col((t) => t.event.data.status)],
   );
-  return { kind: 'ok' };
 }
