@@ -29,7 +29,7 @@ export const groupIdOf = (config: Config, name: ProjectionName) => `${config.con
 export async function startProjection(name: ProjectionName, config: Config, logger: Logger): Promise<RunningConsumer> {
   const kafka = createKafka(config, `runledger-projection-${name}`);
   let projection: Projection;
-  let fetch: { minBytes: number; maxWaitTimeInMs: number };
+  let fetch: { minBytes: number; maxWaitTimeInMs: number; partitionsConsumedConcurrently?: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
   const pool = createPool(config.pgUrl, name === 'postgres' || name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
   const heartbeat = new Heartbeat(pool, name, config.heartbeatIntervalMs, logger);
@@ -54,8 +54,10 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     });
     scorer.start();
     projection = scorer;
-    // Scoring a project costs the same for one result as for thousands: fewer, bigger batches.
-    fetch = { minBytes: 64 * 1024, maxWaitTimeInMs: 1000 };
+    // Scoring a project costs the same for one result as for thousands: fewer,
+    // bigger batches, and the batches of every partition at once so that they
+    // share one scoring per project (FlakinessProjection coalesces them).
+    fetch = { minBytes: 64 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
   } else if (name === 'webhooks') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     // The sender runs beside the dispatcher, in this process, from Postgres.

@@ -51,6 +51,9 @@ export type ConsumerOptions = {
   minBytes?: number;
   maxWaitTimeInMs?: number;
   maxBytesPerPartition?: number;
+  // Batches of this many partitions at once (each partition stays in order):
+  // for a projection that coalesces the work of concurrent batches.
+  partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;
   // Records that the consume loop is alive (consumer_heartbeats, read by /health/deep).
   heartbeat?: Heartbeat;
@@ -112,7 +115,7 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
+    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       if (batch.messages.length === 0) return;
       const events: PositionedEvent[] = [];
