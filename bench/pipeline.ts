@@ -154,7 +154,7 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
     const s = stack;
     const apiPort = await freePort();
     const procEnv: Record<string, string> = {
-      ...s.env, RUNLEDGER_PORT: String(apiPort), RUNLEDGER_CONSUMER_SESSION_TIMEOUT_MS: '10000', RUNLEDGER_KAFKA_TIMEOUT_MS: '30000',
+      ...s.env, RUNLEDGER_PORT: String(apiPort), RUNLEDGER_CONSUMER_SESSION_TIMEOUT_MS: '30000', RUNLEDGER_KAFKA_TIMEOUT_MS: '30000',
       ...Object.fromEntries(['BATCH', 'RUNS_WRITE', 'RUNS_READ', 'TESTS_READ', 'TESTS_WRITE', 'OTHER'].map((g) => [`RUNLEDGER_RATE_LIMIT_${g}`, '1000000000'])),
     };
     const apiUrl = `http://127.0.0.1:${apiPort}`;
