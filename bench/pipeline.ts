@@ -237,7 +237,10 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
       const started = performance.now();
       let results = 0;
       await Promise.all(Array.from({ length: clients }, async () => {
-        while (next < batches.length) results += await send(batches[next++]!, probes);
+        while (next < batches.length) {
+          const accepted = await send(batches[next++]!, probes); // not `results += await`: it would read results before awaiting
+          results += accepted;
+        }
       }));
       await finishRuns();
       return { results, seconds: (performance.now() - started) / 1000 };

@@ -44,8 +44,11 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     projection = Object.assign(new ClickHouseProjection(ch, config.topic, logger), {
       close: () => Promise.all([ch.close(), pool.end()]).then(() => undefined),
     });
-    // Bigger, rarer inserts: ClickHouse wants about one insert per second per table.
-    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
+    // Bigger, rarer inserts: ClickHouse wants about one insert per second per
+    // table. Every partition's batch at once: their round trips (inserts per
+    // table, the position) overlap instead of queueing partition after partition,
+    // which made freshness grow with the partition count (bench/pipeline.ts).
+    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
   } else if (name === 'flakiness') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const scorer = new FlakinessProjection(pool, ch, logger, {
