@@ -7,6 +7,7 @@ import { measureKoaOverhead } from './koa-overhead.ts';
 import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
 import { measureAnalytics10M } from './analytics-10m.ts';
 import { measurePipeline, pipelineTable } from './pipeline.ts';
+import { measureProjectors } from './projectors/bench.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -25,6 +26,8 @@ const benches: Record<string, () => Promise<unknown>> = {
     console.error(pipelineTable(r));
     return r;
   },
+  // Postgres projection ÷ COPY, ClickHouse projector ÷ JSONEachRow, same rows (goals ≥ 0.5)
+  projectors: () => measureProjectors(),
 };
 
 const only = process.argv.slice(2);

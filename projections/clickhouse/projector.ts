@@ -1,6 +1,7 @@
 import { chDateTime, sql, type ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
+import type { PositionedEvent, Projection, ProjectionBatch, PublishDeadLetters } from '../kafka/consumer.ts';
+import { applyIsolating, classifyClickHouseError, rejectionReason } from '../kafka/isolate.ts';
 import { RUNS_TABLE, runCreatedRow, runUpdatedRow } from './tables/runs.ts';
 import { TEST_RESULTS_TABLE, testResultRow } from './tables/test-results.ts';
 import { TEST_ERRORS_TABLE, testErrorRow } from './tables/test-errors.ts';
@@ -33,13 +34,15 @@ export class ClickHouseProjection implements Projection {
     this.watermarks = null;
   }
 
-  async apply(batch: ProjectionBatch): Promise<void> {
+  // `publish` is optional for callers that apply batches by hand (tests, tools):
+  // without it a refused event fails the batch as any error would.
+  async apply(batch: ProjectionBatch, publish?: PublishDeadLetters): Promise<void> {
     const { partition, events, lastOffset: last } = batch;
     const wm = await this.loadWatermarks();
     if (last <= (wm.get('')?.get(partition) ?? -1)) return; // the whole batch was applied before
     const seen = (table: Table | '', offset: number) => offset <= Math.max(wm.get(table)?.get(partition) ?? -1, wm.get('')?.get(partition) ?? -1);
 
-    const rows: Record<Table, Array<{ project_id: string }>> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [], [TEST_ERRORS_TABLE]: [] };
+    const rows: Record<Table, Array<{ project_id: string; _offset: number }>> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [], [TEST_ERRORS_TABLE]: [] };
     const deletedRuns: string[] = [];
     const deletedProjects: Array<{ project_id: string; deleted_at: string; _partition: number; _offset: number }> = [];
     const deletedHere = new Set<string>();
@@ -80,9 +83,24 @@ export class ClickHouseProjection implements Projection {
       }
     }
 
+    // A row ClickHouse refuses to parse (issue 14: a lone surrogate in a title)
+    // would fail the insert on every retry and stop the partition: the table's
+    // rows are bisected down to the refused ones, whose events are dead-lettered
+    // as soon as they are isolated (the watermarks never pass an event that is
+    // neither stored nor dead-lettered) and left out of the later tables. A
+    // failed insert writes nothing, so no row is inserted twice; a table that
+    // accepted an event before a later table refused it keeps that row.
+    const refused = new Set<number>();
+    const byOffset = new Map<number, PositionedEvent>(events.map((pe) => [pe.offset, pe]));
     for (const table of CLICKHOUSE_FACT_TABLES) {
-      if (rows[table].length === 0) continue;
-      await this.ch.insert(table, rows[table]);
+      const tableRows = refused.size ? rows[table].filter((r) => !refused.has(r._offset)) : rows[table];
+      if (tableRows.length === 0) continue;
+      await applyIsolating(tableRows, (part) => this.ch.insert(table, part), classifyClickHouseError, async ({ item, error }) => {
+        if (!publish) throw error;
+        refused.add(item._offset);
+        const pe = byOffset.get(item._offset)!;
+        await publish([{ ...pe, reason: rejectionReason(`clickhouse (${table})`, error), step: 'clickhouse.insert' }]);
+      });
       setWatermark(wm, table, partition, last);
       await batch.heartbeat?.(); // inserts and mutations can outlast the group's session
     }

@@ -42,11 +42,20 @@ export const CLICKHOUSE_DATA_ERROR_CODES: ReadonlyMap<number, string> = new Map(
 ]);
 
 // @clickhouse/client's ClickHouseError carries the server's code as a string
-// ("25"); transport errors carry Node codes ("ECONNREFUSED") or none.
+// ("25"); transport errors carry Node codes ("ECONNREFUSED") or none. The
+// client does not recognise 18.16's message shape ("Code: 25, e.displayText() =
+// DB::Exception: ..."), so the code is read from the message then.
+export function clickHouseErrorCode(err: unknown): number | null {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && /^\d+$/.test(e.code)) return Number(e.code);
+  if (typeof e?.code === 'number') return e.code;
+  const m = typeof e?.message === 'string' ? /^Code: (\d+)[.,]/.exec(e.message) : null;
+  return m ? Number(m[1]) : null;
+}
+
 export function classifyClickHouseError(err: unknown): StoreErrorKind {
-  const code = (err as { code?: unknown })?.code;
-  const n = typeof code === 'string' && /^\d+$/.test(code) ? Number(code) : typeof code === 'number' ? code : NaN;
-  return CLICKHOUSE_DATA_ERROR_CODES.has(n) ? 'data' : 'infrastructure';
+  const code = clickHouseErrorCode(err);
+  return code !== null && CLICKHOUSE_DATA_ERROR_CODES.has(code) ? 'data' : 'infrastructure';
 }
 
 export type Rejected<T> = { item: T; error: unknown };
@@ -91,6 +100,7 @@ export async function applyIsolating<T>(
 
 export function rejectionReason(store: string, error: unknown): string {
   const e = error as { code?: unknown; message?: unknown };
-  const code = typeof e?.code === 'string' || typeof e?.code === 'number' ? ` (code ${String(e.code)})` : '';
+  const known = typeof e?.code === 'string' || typeof e?.code === 'number' ? String(e.code) : clickHouseErrorCode(error);
+  const code = known !== null ? ` (code ${known})` : '';
   return `${store} rejected the event${code}: ${typeof e?.message === 'string' ? e.message : String(error)}`;
 }
