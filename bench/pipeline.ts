@@ -352,6 +352,8 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
           await sleep(25);
         }
       })();
+      // If the run fails meanwhile, its own error is the one to report.
+      loop.catch(() => undefined);
       return async () => {
         stop = true;
         await loop;
