@@ -164,7 +164,7 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
     for (const n of PROJECTION_NAMES) startProjector(n);
     for (let i = 0; ; i++) {
       if (await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)) break;
-      if (i > 600) throw new Error(`the API did not start: ${procs.get('api')!.stderr()}`);
+      if (i > 1800) throw new Error(`the API did not start: ${procs.get('api')!.stderr()}`);
       await sleep(100);
     }
     const assertAlive = () => {
