@@ -8,6 +8,7 @@ import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
 import { measureAnalytics10M } from './analytics-10m.ts';
 import { measurePipeline, pipelineTable } from './pipeline.ts';
 import { measureProjectors } from './projectors/bench.ts';
+import { measureReactorDecode } from './reactor-decode.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -28,6 +29,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   },
   // Postgres projection ÷ COPY, ClickHouse projector ÷ JSONEachRow, same rows (goals ≥ 0.5)
   projectors: () => measureProjectors(),
+  // a reactor's decoding: every event validated vs only the types it handles
+  'reactor-decode': async () => measureReactorDecode(),
 };
 
 const only = process.argv.slice(2);

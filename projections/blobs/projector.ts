@@ -1,5 +1,5 @@
 import type { Logger } from '../../lib/logger.ts';
-import type { Event } from '../../schemas/events.ts';
+import type { Event, EventType } from '../../schemas/events.ts';
 import type { BlobStore } from '../../ingest/blob-store.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 
@@ -23,6 +23,8 @@ export function prefixesToDelete(event: Event): string[] {
 // uncommitted batch comes again and deletes what is already gone.
 export class BlobsProjection implements Projection {
   readonly name = BLOBS_PROJECTION;
+  // The rest is skipped undecoded (projections/kafka/consumer.ts).
+  readonly handles: ReadonlySet<EventType> = new Set<EventType>(['run.deleted', 'project.deleted']);
 
   constructor(private blobs: BlobStore, private logger: Logger) {}
 

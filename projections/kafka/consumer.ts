@@ -1,5 +1,5 @@
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { Event } from '../../schemas/events.ts';
+import { Event, type EventType } from '../../schemas/events.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { metrics } from '../../lib/metrics.ts';
 import type { Heartbeat } from './heartbeat.ts';
@@ -31,6 +31,13 @@ export type ProjectionBatch = {
 
 export interface Projection {
   readonly name: string;
+  // The event types apply() looks at; omit it to receive every event. Events
+  // of other types are skipped before they are parsed and validated (their
+  // offsets still commit with the batch): a reactor that reacts to a run's end
+  // need not validate every test result (issue 15 §2). A skipped event is
+  // never dead-lettered by this projection, even if malformed: the projections
+  // that handle its type do that.
+  readonly handles?: ReadonlySet<EventType>;
   // Called again for each new assignment: caches of partition positions are stale then.
   onAssignment?(): void;
   // Apply one partition's events. Dead letters found while applying must be
@@ -121,6 +128,7 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       const events: PositionedEvent[] = [];
       const undecodable: DeadLetter[] = [];
       for (const message of batch.messages) {
+        if (projection.handles && !wanted(message, projection.handles)) continue;
         const decoded = decode(message);
         const offset = Number(message.offset);
         if (decoded.ok) events.push({ partition: batch.partition, offset, event: decoded.event, message });
@@ -196,7 +204,21 @@ export function correlationIdOf(message: RawMessage): string | null {
   }
 }
 
-function decode(message: KafkaMessage): { ok: true; event: Event } | { ok: false; reason: string } {
+// Whether a projection handling `handles` wants the message, from its type
+// read cheaply: the event-type header ingest sets on every message, else the
+// envelope's leading `{"id":"…","type":"…"` (JSON.stringify of an event built
+// by ingest/events.ts starts so). When neither tells, it is decoded in full.
+const LEADING_TYPE = /^\{"id":"[^"\\]*","type":"([a-z_.]+)"/;
+export function wanted(message: RawMessage, handles: ReadonlySet<string>): boolean {
+  const header = message.headers?.['event-type'];
+  const fromHeader = Array.isArray(header) ? header[0] : header;
+  if (fromHeader !== undefined) return handles.has(fromHeader.toString());
+  const prefix = message.value?.toString('utf8', 0, 160) ?? '';
+  const type = LEADING_TYPE.exec(prefix)?.[1];
+  return type === undefined || handles.has(type);
+}
+
+export function decode(message: RawMessage): { ok: true; event: Event } | { ok: false; reason: string } {
   if (!message.value) return { ok: false, reason: 'empty message' };
   let json: unknown;
   try {

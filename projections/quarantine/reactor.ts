@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { derivedId } from '../../lib/ids.ts';
 import type { EventLog } from '../../ingest/event-log.ts';
 import { makeEvent } from '../../ingest/events.ts';
-import type { Event } from '../../schemas/events.ts';
+import type { Event, EventType } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
 import { PeriodicSweep } from '../periodic-sweep.ts';
@@ -38,6 +38,8 @@ type Current = { isQuarantined: boolean; mode: 'manual' | 'automatic' | null; ch
 // after a crash appends the same ids, which every consumer deduplicates.
 export class QuarantineReactor implements Projection {
   readonly name = QUARANTINE_REACTOR;
+  // The rest is skipped undecoded (projections/kafka/consumer.ts).
+  readonly handles: ReadonlySet<EventType> = new Set<EventType>(['run.updated', 'project.deleted']);
   private readonly sweeper: PeriodicSweep;
   private readonly now: () => Date;
 

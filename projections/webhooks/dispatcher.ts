@@ -2,7 +2,7 @@ import { withTransaction, type Pool } from '../../lib/pg.ts';
 import type { ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { derivedId } from '../../lib/ids.ts';
-import type { EventOf } from '../../schemas/events.ts';
+import type { EventOf, EventType } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
 import { webhooks, type WebhookRow } from '../../query-api/pg/webhooks.ts';
@@ -43,6 +43,8 @@ type Options = { waitMs?: number; onEnqueued?: () => void; onClose?: () => Promi
 // replay history into today's hooks.
 export class WebhookDispatcher implements Projection {
   readonly name = WEBHOOKS_DISPATCHER;
+  // The rest is skipped undecoded (projections/kafka/consumer.ts).
+  readonly handles: ReadonlySet<EventType> = new Set<EventType>(['run.updated', 'test.quarantine_changed']);
 
   constructor(
     private pool: Pool,
