@@ -29,7 +29,7 @@ export async function startProjection(name: ProjectionName, config: Config, logg
   await verifyTopicIdentity(name, config, logger);
   const kafka = createKafka(config, `runledger-projection-${name}`);
   let projection: Projection;
-  let fetch: { minBytes: number; maxWaitTimeInMs: number };
+  let fetch: { minBytes: number; maxWaitTimeInMs: number; partitionsConsumedConcurrently?: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
   const pool = createPool(config.pgUrl, name === 'postgres' || name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
   const heartbeat = new Heartbeat(pool, name, config.heartbeatIntervalMs, logger);
@@ -44,8 +44,11 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     projection = Object.assign(new ClickHouseProjection(ch, config.topic, logger), {
       close: () => Promise.all([ch.close(), pool.end()]).then(() => undefined),
     });
-    // Bigger, rarer inserts: ClickHouse wants about one insert per second per table.
-    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
+    // Bigger, rarer inserts: ClickHouse wants about one insert per second per
+    // table. Every partition's batch at once: their round trips (inserts per
+    // table, the position) overlap instead of queueing partition after partition,
+    // which made freshness grow with the partition count (bench/pipeline.ts).
+    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
   } else if (name === 'flakiness') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const scorer = new FlakinessProjection(pool, ch, logger, {
@@ -54,8 +57,10 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     });
     scorer.start();
     projection = scorer;
-    // Scoring a project costs the same for one result as for thousands: fewer, bigger batches.
-    fetch = { minBytes: 64 * 1024, maxWaitTimeInMs: 1000 };
+    // Scoring a project costs the same for one result as for thousands: fewer,
+    // bigger batches, and the batches of every partition at once so that they
+    // share one scoring per project (FlakinessProjection coalesces them).
+    fetch = { minBytes: 64 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
   } else if (name === 'webhooks') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     // The sender runs beside the dispatcher, in this process, from Postgres.

@@ -6,6 +6,7 @@ import { measureBatchThroughput } from './batch-throughput.ts';
 import { measureKoaOverhead } from './koa-overhead.ts';
 import { measureFlakinessAccuracy } from './flakiness/accuracy.ts';
 import { measureAnalytics10M } from './analytics-10m.ts';
+import { measurePipeline, pipelineTable } from './pipeline.ts';
 import { measureProjectors } from './projectors/bench.ts';
 import { measureReactorDecode } from './reactor-decode.ts';
 import { measureDashboard } from './dashboard.ts';
@@ -21,6 +22,13 @@ const benches: Record<string, () => Promise<unknown>> = {
   'koa-vs-node-http': () => measureKoaOverhead(),
   'flakiness-accuracy': () => measureFlakinessAccuracy(),
   'analytics-10m': () => measureAnalytics10M(),
+  // the whole pipeline as ops/up runs it (issue 15): steady, catch-up, baselines;
+  // it also prints a table on stderr
+  pipeline: async () => {
+    const r = await measurePipeline();
+    console.error(pipelineTable(r));
+    return r;
+  },
   // Postgres projection ÷ COPY, ClickHouse projector ÷ JSONEachRow, same rows (goals ≥ 0.5)
   projectors: () => measureProjectors(),
   // a reactor's decoding: every event validated vs only the types it handles

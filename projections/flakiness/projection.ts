@@ -17,7 +17,7 @@ export const FLAKINESS_PROJECTION = 'flakiness';
 const CHANGES_SCORES = new Set<EventType>(['test.reported', 'run.created', 'run.updated', 'run.deleted']);
 
 type Scored = { save(db: Queryable): Promise<void> };
-type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; now?: () => Date; onClose?: () => Promise<void> };
+type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; coalesceMs?: number; now?: () => Date; onClose?: () => Promise<void> };
 
 // The flakiness projection: keeps each project's scores in Postgres
 // (flakiness_scores, domain/pg/flakiness-scores.ts) so GET /api/flakiness
@@ -30,6 +30,15 @@ type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; now?: () => D
 // (projection_offsets, so read-your-writes can wait for it). Scoring again
 // after a crash, or on a replay, gives what scoring live would.
 //
+// Batches coalesce: a project's scoring is shared by every batch that is
+// waiting for one when it starts (the consumer hands this projection every
+// partition's batches at once), and a project is scored at most once per
+// coalesceMs, so a stream of batches costs about one scoring per project per
+// window instead of one per batch. A batch joins only a scoring that starts
+// after ClickHouse applied the batch, so its position is recorded only once
+// stored scores include its events; the scores and the position are then two
+// transactions (a crash between them scores again on replay, which is harmless).
+//
 // Scores also age (they are as of a day) and depend on settings that change
 // outside the log: every sweepEveryMs it scores again each project whose scores
 // are not as of today, or were computed with other settings or another
@@ -38,6 +47,9 @@ export class FlakinessProjection implements Projection {
   readonly name = FLAKINESS_PROJECTION;
   private readonly sweeper: PeriodicSweep;
   private turn: Promise<unknown> = Promise.resolve();
+  // A project's next scoring, while it has not started: batches join it.
+  private readonly nextScoring = new Map<string, Promise<void>>();
+  private readonly lastScoringStarted = new Map<string, number>();
   private readonly now: () => Date;
 
   constructor(
@@ -67,22 +79,37 @@ export class FlakinessProjection implements Projection {
         { timeoutMs: this.opts.clickhouseWaitMs ?? 60_000, pollMs: 100 });
     }
     const existing = await this.existing([...new Set(changes.map(({ event: e }) => e.projectId))]);
-    await this.oneAtATime(async () => {
-      const scored: Scored[] = [];
-      for (const projectId of existing) {
-        scored.push(await this.score(projectId));
-        await batch.heartbeat?.();
-      }
-      await withTransaction(this.pool, async (tx) => {
-        for (const s of scored) await s.save(tx);
-        if (deleted.size) await flakinessScores.remove(tx, [...deleted]);
-        await tx.query(
-          `INSERT INTO projection_offsets (projection, topic, partition, "offset") VALUES ($1, $2, $3, $4)
-           ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = greatest(projection_offsets."offset", excluded."offset")`,
-          [FLAKINESS_PROJECTION, batch.topic, batch.partition, batch.lastOffset],
-        );
-      });
+    await whileBeating(Promise.all(existing.map((projectId) => this.scoreSoon(projectId))), batch.heartbeat);
+    await withTransaction(this.pool, async (tx) => {
+      if (deleted.size) await flakinessScores.remove(tx, [...deleted]);
+      await tx.query(
+        `INSERT INTO projection_offsets (projection, topic, partition, "offset") VALUES ($1, $2, $3, $4)
+         ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = greatest(projection_offsets."offset", excluded."offset")`,
+        [FLAKINESS_PROJECTION, batch.topic, batch.partition, batch.lastOffset],
+      );
     });
+  }
+
+  // The project's next scoring (joined if one is waiting to start), at least
+  // coalesceMs after its previous one started; resolves once its scores are stored.
+  private scoreSoon(projectId: string): Promise<void> {
+    const waiting = this.nextScoring.get(projectId);
+    if (waiting) return waiting;
+    const due = (this.lastScoringStarted.get(projectId) ?? 0) + (this.opts.coalesceMs ?? 1000);
+    const next = new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()))).then(() => this.oneAtATime(async () => {
+      this.nextScoring.delete(projectId); // batches from now on wait for another scoring
+      this.lastScoringStarted.set(projectId, Date.now());
+      const s = await this.score(projectId);
+      await withTransaction(this.pool, async (tx) => {
+        // A project deleted meanwhile keeps no scores (the deletion removed them already).
+        if ((await tx.query('SELECT 1 FROM projects WHERE id = $1', [projectId])).rowCount) await s.save(tx);
+      });
+    }));
+    const settled = next.finally(() => {
+      if (this.nextScoring.get(projectId) === settled) this.nextScoring.delete(projectId);
+    });
+    this.nextScoring.set(projectId, settled);
+    return settled;
   }
 
   // Scores again every project whose stored scores are out of date; drops those of projects that are gone.
@@ -122,5 +149,16 @@ export class FlakinessProjection implements Projection {
     const run = this.turn.then(fn, fn);
     this.turn = run.catch(() => undefined);
     return run;
+  }
+}
+
+// Waits for `work`, keeping the consumer in its group meanwhile.
+async function whileBeating<T>(work: Promise<T>, heartbeat?: () => Promise<void>): Promise<T> {
+  if (!heartbeat) return work;
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
   }
 }

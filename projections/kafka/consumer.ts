@@ -58,6 +58,9 @@ export type ConsumerOptions = {
   minBytes?: number;
   maxWaitTimeInMs?: number;
   maxBytesPerPartition?: number;
+  // Batches of this many partitions at once (each partition stays in order):
+  // for a projection that coalesces the work of concurrent batches.
+  partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;
   // Records that the consume loop is alive (consumer_heartbeats, read by /health/deep).
   heartbeat?: Heartbeat;
@@ -119,7 +122,7 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
+    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       if (batch.messages.length === 0) return;
       const events: PositionedEvent[] = [];
@@ -151,7 +154,18 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       if (!isRunning() || isStale()) return;
       resolveOffset(last);
       const commitEnd = metrics.commitDuration.startTimer(labels);
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+      try {
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+      } catch (err) {
+        // The group rebalanced while the batch was applied (a member joined or
+        // this one was too slow): kafkajs reports it wrapped as non-retriable,
+        // which would crash the consumer for good. The partition's next owner
+        // replays from the last commit; the projection's idempotence makes that
+        // harmless. kafkajs rejoins at the next heartbeat.
+        if (!lostMembership(err)) throw err;
+        logger.warn({ partition: batch.partition, reason: (err as Error).message }, 'offset not committed: the group rebalanced');
+        return;
+      }
       commitEnd();
       liveness?.commit(batch.partition);
       metrics.consumerLag.set({ ...labels, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
@@ -170,6 +184,14 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       await projection.close?.();
     },
   };
+}
+
+const REBALANCED = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
+function lostMembership(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type && REBALANCED.has(e.type)) return true;
+  }
+  return false;
 }
 
 // The request id the event was ingested under, for logs about it; '' if the
