@@ -28,7 +28,7 @@ import { cpuSecondsOf } from './cpu.ts';
 import { topicEnds } from '../lib/kafka.ts';
 import { ClickHouse } from '../lib/clickhouse.ts';
 import { migrateClickHouse } from '../lib/migrate.ts';
-import { groupIdOf, PROJECTION_NAMES, type ProjectionName } from '../projections/registry.ts';
+import { groupIdOf, PROJECTION_NAMES, type ProjectionName } from '../lib/consumer-groups.ts';
 
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 export type PipelineOptions = {

@@ -134,7 +134,7 @@ export async function clickhousePositionsAreCurrent(ch: ClickHouse, consumer: st
   return (await staleReason(clickhouseStore(ch), consumer, topic, currentId, ends)) === null;
 }
 
-// The start-up check of one projection (projections/registry.ts): its own
+// The start-up check of one projection (app/projectors.ts): its own
 // short-lived connections; nothing to do for a projection without positions of its own.
 export async function verifyTopicIdentity(name: string, config: Config, logger: Logger): Promise<void> {
   if (!POSITION_KEEPERS.includes(name)) return;
