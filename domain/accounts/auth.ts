@@ -12,7 +12,7 @@ import type { KeyUsage } from './key-usage.ts';
 import type { Principal } from '../../lib/http/principal.ts';
 import { checkTokenMethod, checkTokenScope, personalTokenUser } from './personal-tokens.ts';
 import { isPersonalToken } from '../pg/personal-tokens.ts';
-import { isRevokedJwt, type CookieSessions } from '../../lib/http/session.ts';
+import { jwtRevocationKey, type CookieSessions } from '../../lib/http/session.ts';
 
 // Who is calling (lib/http/principal.ts) goes through `authorize` (a project) or
 // `authorizeTeam` (a team) below: the one place that decides access.
@@ -88,9 +88,9 @@ export function authenticate(pool: Pool, jwtSecret: string, keyUsage?: KeyUsage,
       } catch {
         throw new AppError('invalid_auth', 'invalid or expired token');
       }
-      const user = userId ? await users.byId(pool, userId) : undefined;
+      const user = userId ? await users.byIdForToken(pool, userId, jwtRevocationKey(cred.value, payload)) : undefined;
       // A password change ends the sessions issued before it; a logout ends its own token.
-      if (!user || sessionVersion !== user.session_version || (await isRevokedJwt(pool, cred.value, payload))) throw new AppError('invalid_auth', 'invalid or expired token');
+      if (!user || sessionVersion !== user.session_version || user.token_revoked) throw new AppError('invalid_auth', 'invalid or expired token');
       ctx.state.principal = { kind: 'user', userId: user.id, isAdmin: user.role === 'admin' } satisfies Principal;
     }
     await next();

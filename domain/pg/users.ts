@@ -16,6 +16,14 @@ export const users = {
   async byId(db: Queryable, id: string): Promise<UserRow | undefined> {
     return (await db.query('SELECT * FROM users WHERE id = $1', [id])).rows[0];
   },
+  // A JWT's user, and whether that token was logged out (revoked_jwts): one
+  // statement, as every authenticated request pays it.
+  async byIdForToken(db: Queryable, id: string, revocationKey: string): Promise<(UserRow & { token_revoked: boolean }) | undefined> {
+    return (await db.query(
+      'SELECT u.*, EXISTS (SELECT 1 FROM revoked_jwts r WHERE r.jti = $2) AS token_revoked FROM users u WHERE u.id = $1',
+      [id, revocationKey],
+    )).rows[0];
+  },
   // Creates the user only while the table is empty: the first-run bootstrap.
   async insertFirst(db: Queryable, u: { id: string; email: string; passwordHash: string }): Promise<UserRow | undefined> {
     const r = await db.query(

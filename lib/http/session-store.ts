@@ -77,7 +77,4 @@ export const revokedJwts = {
     await db.query('INSERT INTO revoked_jwts (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING', [jti, expiresAt]);
     await db.query('DELETE FROM revoked_jwts WHERE expires_at < now()');
   },
-  async isRevoked(db: Queryable, jti: string): Promise<boolean> {
-    return (await db.query('SELECT 1 FROM revoked_jwts WHERE jti = $1', [jti])).rowCount! > 0;
-  },
 };

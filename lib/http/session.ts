@@ -79,10 +79,6 @@ export function jwtRevocationKey(token: string, payload: unknown): string {
   return typeof jti === 'string' && jti ? jti : `sha256:${createHash('sha256').update(token).digest('hex')}`;
 }
 
-export function isRevokedJwt(db: Queryable, token: string, payload: unknown): Promise<boolean> {
-  return revokedJwts.isRevoked(db, jwtRevocationKey(token, payload));
-}
-
 // Logout of a JWT: that token only stops working, until it would have expired anyway.
 export async function revokeJwt(db: Queryable, token: string): Promise<void> {
   const payload = jwt.decode(token);

@@ -278,7 +278,7 @@ function pathOf(route: MountedRoute, call: Call): string {
 // Another credential of the same caller (a user's second token; a key as it is),
 // for calls that end the credential they are made with.
 function twin(headers: Record<string, string>): Record<string, string> {
-  const token = /^Bearer (?!rl_)(\S+)$/.exec(headers.authorization ?? '')?.[1];
+  const token = /^Bearer (?!rlp?_)(\S+)$/.exec(headers.authorization ?? '')?.[1];
   if (!token) return headers;
   const payload = jwt.decode(token) as { sub: string; sv: number };
   return { ...headers, authorization: `Bearer ${signUserToken(payload.sub, stack.config.jwtSecret, 600, payload.sv)}` };

@@ -237,5 +237,9 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /api/flakiness/transitions': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
   'GET /api/overview': { target: 'team', requires: 'read', call: (t) => ({ query: `teamId=${t.teamId}` }) },
   'PATCH /api/auth/me': { target: 'self', requires: 'user', call: () => ({ body: { name: 'Matrix Person' } }) },
-  'POST /api/auth/logout': { target: 'self', requires: 'user', endsCredential: true, call: () => ({}) },
+  // a personal token is revoked by its id, not logged out of
+  'POST /api/auth/logout': {
+    target: 'self', requires: 'user', endsCredential: true, call: () => ({}),
+    expect: (c) => (c.kind === 'user' && c.token ? { status: 403, code: 'insufficient_scope' } : undefined),
+  },
 };
