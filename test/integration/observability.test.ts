@@ -82,7 +82,8 @@ describe('operational visibility', () => {
     // the next tests find these two at the end of `children`, postgres first
     const pg = spawn(['ops/run/projector.ts', 'postgres']);
     spawn(['ops/run/projector.ts', 'clickhouse']);
-    const r = await until(deep, (x) => x.status === 200 && x.body.consumers.every((c) => c.lag === 0 && c.alive), 60_000, () => pg.assertAlive());
+    // The commit time is written with the projector's next heartbeat (projection_progress), so it may trail lag 0 by one interval.
+    const r = await until(deep, (x) => x.status === 200 && x.body.consumers.every((c) => c.lag === 0 && c.alive) && consumer(x, 'postgres').lastCommitAt !== null, 60_000, () => pg.assertAlive());
     expect(r.status).toBe(200);
     for (const c of r.body.consumers) expect(c).toMatchObject({ status: 'ok', alive: true, lag: 0 });
     expect(consumer(r, 'postgres').lastCommitAt).not.toBeNull();
