@@ -135,6 +135,7 @@ describe('a run of 200 tests posted over HTTP', () => {
     }
     // and its own list does not include the other project's rows
     expect((await foreign.get('/api/runs')).body.total).toBe(0);
-    expect((await foreign.get(`/api/tests?runId=${runId}`)).body.total).toBe(0);
+    // and naming the other project's run as runId is a 404, as an unknown run (issue 14)
+    expect((await foreign.get(`/api/tests?runId=${runId}`)).status).toBe(404);
   });
 });

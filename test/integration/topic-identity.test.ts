@@ -7,6 +7,7 @@ import { runToEnd } from '../support/processes.ts';
 import { sleep } from '../support/faults.ts';
 import { topicIdOf } from '../../lib/kafka.ts';
 import { TopicRecreatedError } from '../../projections/kafka/topic-identity.ts';
+import { resetProjection } from '../../ops/cli/reset.ts';
 
 // Positions know their topic: a projector whose stored positions belong to a
 // deleted and re-created topic refuses to start, telling the operator what to
@@ -103,8 +104,10 @@ describe('a projector after its topic was re-created', () => {
 
   it('the reset refuses while the projector runs', async () => {
     // The in-process projector (started above) beats into consumer_heartbeats like a process does.
-    const r = await runToEnd(['ops/cli.ts', 'reset', 'postgres'], stack.env);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('the postgres projector is running');
+    const count = async () => (await stack.pool.query('SELECT count(*)::int AS n FROM tests')).rows[0].n as number;
+    const before = await count();
+    expect(before).toBeGreaterThan(0);
+    await expect(resetProjection(stack.config, 'postgres')).rejects.toThrow('the postgres projector is running (1 live instance(s)): stop it first');
+    expect(await count()).toBe(before);
   });
 });
