@@ -16,12 +16,21 @@ const config = loadConfig();
 const logger = createLogger(`projector-${name}`, config.logLevel);
 // A projector that refuses to start tells the operator why and what to do, in
 // its log and on stderr. Exit status 78 (EX_CONFIG): restarting will not help.
-const running = await startProjection(name, config, logger).catch((err: Error) => {
+const starting = startProjection(name, config, logger).catch((err: Error) => {
   logger.fatal({ err }, err.message);
   console.error(`projector-${name}: ${err.message}`);
   process.exit(err instanceof TopicRecreatedError ? 78 : 1);
 });
-const metricsServer = await serveMetrics(config.host, config.metricsPort);
+// Installed before the start completes (reading the topic's identity can take a
+// while): a SIGTERM during start-up waits for it, then stops cleanly.
+let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+onShutdown(logger, async () => {
+  const running = await starting;
+  metricsServer?.close();
+  await running.stop();
+});
+const running = await starting;
+metricsServer = await serveMetrics(config.host, config.metricsPort);
 logger.info({ projection: name, topic: config.topic, metricsPort: config.metricsPort || null }, 'projector running');
 
 // kafkajs restarts a crashed consumer itself; if it gives up, exit so the
@@ -31,8 +40,4 @@ running.consumer.on(running.consumer.events.CRASH, (e) => {
     logger.error({ err: e.payload.error }, 'consumer crashed for good');
     process.exit(1);
   }
-});
-onShutdown(logger, async () => {
-  metricsServer?.close();
-  await running.stop();
 });
