@@ -113,7 +113,11 @@ describe('webhook delivery formats', () => {
     await until('slack: the recovery', () => delivered('slack', (b) => JSON.stringify(b).includes('Threshold recovered')));
     // every receiver accepted every body; the delivery log holds the formatted bodies
     for (const format of FORMATS) expect(receivers[format].got.flatMap((g) => g.problems), format).toEqual([]);
-    const logged = (await stack.pool.query(`SELECT body, status FROM webhook_deliveries WHERE webhook_id = $1 AND event = 'threshold.recovered'`, [hooks.pagerduty])).rows;
+    // The sender marks the row delivered after the receiver answered: wait for that write.
+    const logged = await until('the recovery delivery logged', async () => {
+      const rows = (await stack.pool.query(`SELECT body, status FROM webhook_deliveries WHERE webhook_id = $1 AND event = 'threshold.recovered'`, [hooks.pagerduty])).rows;
+      return rows.length > 0 && rows.every((r) => r.status !== 'pending') ? rows : undefined;
+    });
     expect(logged.map((r) => [JSON.parse(r.body).event_action, r.status])).toEqual([['resolve', 'delivered']]);
   });
 });
