@@ -40,6 +40,9 @@ import { traceViewer } from '../lib/http/trace-viewer.ts';
 import { overviewRouter } from '../query-api/routes/overview.ts';
 import { transitionsRouter } from '../query-api/routes/transitions.ts';
 
+// Longer than the usual 60 s idle timeout of load balancers in front of the API.
+const KEEP_ALIVE_MS = 65_000;
+
 export type RunledgerApp = Koa & {
   // API keys' lastUsedAt, held in memory between writes.
   keyUsage: KeyUsage;
@@ -76,6 +79,16 @@ export function createApp(services: ServiceDeps): RunledgerApp {
   app.proxy = config.trustProxy;
   app.keyUsage = deps.keyUsage;
   app.close = () => deps.keyUsage.close();
+  // Idle keep-alive connections live longer than clients' and proxies' pools
+  // (Node's default is 5 s): a client reusing a connection the server is just
+  // closing gets ECONNRESET, which reporters and the SDK would see as a failure.
+  const listen = app.listen.bind(app);
+  app.listen = ((...args: Parameters<typeof listen>) => {
+    const server = listen(...args);
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    server.headersTimeout = KEEP_ALIVE_MS + 1_000;
+    return server;
+  }) as typeof app.listen;
 
   app.use(async (ctx, next) => {
     const given = ctx.get('x-request-id');
