@@ -45,10 +45,11 @@ export async function startProjection(name: ProjectionName, config: Config, logg
       close: () => Promise.all([ch.close(), pool.end()]).then(() => undefined),
     });
     // Bigger, rarer inserts: ClickHouse wants about one insert per second per
-    // table. Every partition's batch at once: their round trips (inserts per
-    // table, the position) overlap instead of queueing partition after partition,
-    // which made freshness grow with the partition count (bench/pipeline.ts).
-    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
+    // table. One partition at a time: a run's deletion deletes the per-day
+    // aggregates of its days and feeds them again from test_results_v1
+    // (tables/derived.ts), which another partition's insert in between would
+    // count twice (seen as a replay that differed from the live tables).
+    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
   } else if (name === 'flakiness') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const scorer = new FlakinessProjection(pool, ch, logger, {
