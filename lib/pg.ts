@@ -56,10 +56,3 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) 
     client.release();
   }
 }
-
-// SQLSTATE classes 22 (data exception) and 23 (integrity constraint) mean the
-// event itself cannot be applied; everything else is an infrastructure failure.
-export function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
-}
