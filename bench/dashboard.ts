@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { resolve } from 'node:path';
+import { loadavg } from 'node:os';
 import { chromium } from '@playwright/test';
 import { startTestStack } from '../test/support/stack.ts';
 import { createTenant } from '../test/support/tenants.ts';
@@ -29,6 +30,7 @@ export function initialAssets() {
 
 export async function measureDashboard(tests = Number(process.env.BENCH_DASHBOARD_TESTS ?? 5000)) {
   const assets = initialAssets();
+  const loadAtStart = loadavg();
   // The test stack's 6 s consumer session is too short for 1,000-result batches on a
   // loaded machine (the group drops the member mid-batch and the batch is retried).
   const stack = await startTestStack({ projections: ['postgres', 'clickhouse'], overrides: { consumerSessionTimeoutMs: 60_000 } });
@@ -59,16 +61,47 @@ export async function measureDashboard(tests = Number(process.env.BENCH_DASHBOAR
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
 
     // Run page: from navigation start until every test is listed and a click on
-    // the first row opens its details; three times, the median.
+    // the first row opens its details; three times, the median. Where the time
+    // went (breakdown, from Resource Timing): the page's scripts, the session,
+    // the run, the last of its tests, every test listed, the click's detail.
     const runPage: number[] = [];
     const fetchOnly: number[] = [];
+    const fetchRunPage: number[] = [];
+    const breakdowns: Array<Record<string, number>> = [];
     for (let i = 0; i < 3; i++) {
       await page.goto(`/runs/${run.id}`);
-      await page.waitForFunction((n) => document.querySelector('[data-testid="shown-count"]')?.textContent?.includes(`of ${n} tests`), tests, { timeout: 60_000 });
+      await page.waitForFunction((n) => {
+        const listed = document.querySelector('[data-testid="shown-count"]')?.textContent?.includes(`of ${n} tests`);
+        if (listed) (window as any).__listedAt ??= performance.now();
+        return listed;
+      }, tests, { timeout: 60_000 });
       await page.locator('.trow button').first().click();
       await page.getByTestId('test-detail').waitFor();
       runPage.push(await page.evaluate(() => performance.now()));
-      // Baseline: the same page's bare fetches of the run and its tests (no rendering).
+      breakdowns.push(await page.evaluate(() => {
+        const res = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
+        const end = (re: RegExp, f: (xs: number[]) => number = (xs) => Math.max(...xs)) => {
+          const xs = res.filter((r) => re.test(r.name)).map((r) => r.responseEnd);
+          return xs.length ? Math.round(f(xs)) : -1;
+        };
+        const detail = res.filter((r) => /\/api\/tests\/test_[^/?]+$/.test(r.name));
+        return {
+          scriptsLoaded: end(/\/assets\/.*\.js$/),
+          session: end(/\/api\/auth\/(me|session)$/),
+          run: end(/\/api\/runs\/run_[^/?]+$/),
+          firstTests: end(/\/api\/tests\?/, (xs) => Math.min(...xs)),
+          allTests: end(/\/api\/tests\?/),
+          testRequests: res.filter((r) => /\/api\/tests\?/.test(r.name)).length,
+          listed: Math.round((window as any).__listedAt),
+          detailRequested: detail.length ? Math.round(detail[0]!.startTime) : -1,
+          detailLoaded: detail.length ? Math.round(detail[0]!.responseEnd) : -1,
+          interactive: Math.round(performance.now()),
+        };
+      }));
+      // Baselines: bare fetches of the run and its tests, with no rendering. The
+      // first as the page requested them until 2026-12 (the run, then ten pages of
+      // 500 at once); the second as it requests them now (the run and 300 tests at
+      // once, then the rest in pages of 2,500), when the API serves that.
       fetchOnly.push(await page.evaluate(async ({ runId, projectId, n }) => {
         const t0 = performance.now();
         await fetch(`/api/runs/${runId}`).then((r) => r.json());
@@ -77,7 +110,44 @@ export async function measureDashboard(tests = Number(process.env.BENCH_DASHBOAR
         await Promise.all(pages);
         return performance.now() - t0;
       }, { runId: run.id, projectId: tenant.projectId, n: tests }));
+      fetchRunPage.push(await page.evaluate(async ({ runId, n }) => {
+        const t0 = performance.now();
+        const json = (path: string) => fetch(path).then((r) => (r.ok ? r.json() : Promise.reject(new Error(`${path}: ${r.status}`))));
+        const first = json(`/api/tests?runId=${runId}&limit=300`);
+        await json(`/api/runs/${runId}`);
+        const pages = [first];
+        for (let off = 300; off < n; off += 2500) pages.push(json(`/api/tests?runId=${runId}&limit=2500&offset=${off}`));
+        await Promise.all(pages);
+        return performance.now() - t0;
+      }, { runId: run.id, n: tests }).catch(() => -1));
     }
+    // What the page's processing costs in this browser, on this run's data:
+    // parsing its results' JSON, and sorting and grouping them (failures first,
+    // then by title; the suite tree) as the page did until 2026-12
+    // (String.prototype.localeCompare) and as it does now (one Intl.Collator).
+    const cpu = await page.evaluate(async ({ runId, projectId, n }) => {
+      const texts: string[] = [];
+      for (let off = 0; off < n; off += 500) texts.push(await fetch(`/api/tests?projectId=${projectId}&runId=${runId}&limit=500&offset=${off}`).then((r) => r.text()));
+      let t0 = performance.now();
+      const all = texts.flatMap((t) => JSON.parse(t).data as Array<{ status: string; fullTitle: string; filePath: string }>);
+      const jsonParseMs = performance.now() - t0;
+      const order: Record<string, number> = { failed: 0, timedOut: 0, interrupted: 1, flaky: 2, passed: 3, skipped: 4 };
+      const group = (xs: typeof all) => {
+        const tree = new Map<string, number>();
+        for (const x of xs) for (const part of [x.filePath, ...x.fullTitle.split(' > ').slice(0, -1)]) tree.set(part, (tree.get(part) ?? 0) + 1);
+        return tree.size;
+      };
+      t0 = performance.now();
+      [...all].sort((a, b) => (order[a.status] ?? 5) - (order[b.status] ?? 5) || a.fullTitle.localeCompare(b.fullTitle));
+      group(all);
+      const sortGroupLocaleCompareMs = performance.now() - t0;
+      const collator = new Intl.Collator('en');
+      t0 = performance.now();
+      [...all].sort((a, b) => (order[a.status] ?? 5) - (order[b.status] ?? 5) || collator.compare(a.fullTitle, b.fullTitle));
+      group(all);
+      const sortGroupCollatorMs = performance.now() - t0;
+      return { jsonParseMs, sortGroupLocaleCompareMs, sortGroupCollatorMs };
+    }, { runId: run.id, projectId: tenant.projectId, n: tests });
     // Scrolling the virtual list to its end: rows rendered stay few.
     const renderedRows = await page.evaluate(async () => {
       const list = document.querySelector('.vlist')!;
@@ -106,6 +176,12 @@ export async function measureDashboard(tests = Number(process.env.BENCH_DASHBOAR
       runPageInteractiveMs: round(med(runPage)),
       runPageFetchOnlyMs: round(med(fetchOnly)),
       runPageVsFetch: round(med(runPage) / med(fetchOnly)),
+      runPageFetchAsNowMs: round(med(fetchRunPage)),
+      // the median run's breakdown (ms from navigation start)
+      runPageBreakdown: breakdowns[runPage.indexOf(med(runPage))],
+      runPageCpu: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round(v)])),
+      // 1, 5 and 15 min, when the bench started and when it ended
+      loadAverage: { start: loadAtStart.map(round), end: loadavg().map(round) },
       virtualRowsRendered: renderedRows,
       trendsDrawAfterDataMs: round(Math.max(0, med(draw))),
       goals: { initialJsGzipKB: 250, runPageInteractiveMs: 1500, trendsDrawAfterDataMs: 1000 },
