@@ -92,6 +92,9 @@ export const Me = User.extend({
   // only when the caller is signed in by the dashboard's session cookie: the value for X-CSRF-Token
   csrfToken: z.string().optional(),
 });
+// GET /api/auth/session: the session cookie's user, or null when signed out
+// (then whether the instance still needs its first administrator).
+export const SessionStatus = z.object({ user: Me.nullable(), needsSetup: z.boolean() });
 // A profile change (Fusillade: name and avatar); null clears.
 export const MePatchBody = z.object({
   name: Name.nullable().optional(),

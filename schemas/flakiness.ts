@@ -18,6 +18,11 @@ export const FlakinessQuery = z.object({
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 
+// GET /api/tests/:id/flakiness: scored on one branch (live), or on all (the stored scores when current).
+export const CaseFlakinessQuery = z.object({
+  branch: z.string().max(500).optional(),
+});
+
 export const QuarantineBody = z.strictObject({
   testId: TestOrCaseId,
   projectId: id('project'),
@@ -59,6 +64,9 @@ export const FlakinessItem = z.object({
   evidence: FlakyEvidence,
   scoringVersion: z.string(),
 });
+
+// GET /api/tests/:id/flakiness: the list's item, and where its score came from.
+export const CaseFlakiness = FlakinessItem.extend({ asOf: isoDate, source: z.enum(['snapshot', 'live']) });
 
 export const FlakinessResponse = z.object({
   data: z.array(FlakinessItem), total: z.number().int(), limit: z.number().int(), offset: z.number().int(),

@@ -26,6 +26,10 @@ export const quarantines = {
     const r = await db.query(`SELECT test_case_id FROM quarantines q WHERE q.project_id = $1 AND ${ACTIVE}`, [projectId]);
     return new Set(r.rows.map((x) => x.test_case_id as string));
   },
+  async isActive(db: Queryable, testCaseId: string): Promise<boolean> {
+    const r = await db.query(`SELECT 1 FROM quarantines q WHERE q.test_case_id = $1 AND ${ACTIVE}`, [testCaseId]);
+    return r.rows.length > 0;
+  },
   async active(db: Queryable, projectId: string, page: { limit: number; offset: number }) {
     const [rows, count] = await Promise.all([
       db.query(

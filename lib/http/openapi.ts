@@ -109,6 +109,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     body: acc.InvitationSignupBody, ok: { status: 201, ...R('InvitationSignupResponse', acc.InvitationSignupResponse) }, errors: ['not_found', 'conflict', 'rate_limited'],
   },
   'GET /api/auth/me': { tag: 'auth', permission: 'user', summary: 'Who am I, with my teams and roles; with the dashboard\'s session cookie also `csrfToken`, the value for `X-CSRF-Token`.', ok: { status: 200, ...R('Me', acc.Me) } },
+  'GET /api/auth/session': {
+    tag: 'auth', access: 'open',
+    summary: 'The dashboard\'s first question: the user of the `rl_session` cookie (as `GET /api/auth/me` answers it, with `csrfToken`), or `user: null` when there is no cookie or its session ended, with `needsSetup`. Always 200; header credentials are not read here.',
+    ok: { status: 200, ...R('SessionStatus', acc.SessionStatus) },
+  },
   'GET /api/overview': {
     tag: 'analytics', permission: 'user', query: OverviewQuery,
     summary: 'The dashboard overview in one request: my teams (or `teamId`) and their projects, each with runs, pass rate, flaky and broken counts (last scoring), the last run, and a daily series over `days` (default 14): runs, pass rate, distinct flaky and failed test cases.',
@@ -231,6 +236,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /api/quarantine': {
     tag: 'flakiness', permission: 'read', query: fl.QuarantineQuery, summary: 'The quarantined tests of a project.',
     ok: { status: 200, ...R('QuarantineList', list(fl.QuarantineEntry)) },
+  },
+  'GET /api/tests/:id/flakiness': {
+    tag: 'flakiness', permission: 'read', params: testOrCase, query: fl.CaseFlakinessQuery,
+    summary: 'One test case\'s flakiness: the item `GET /api/flakiness` lists for it (score, 90 % interval, classification, evidence, quarantined), read from the same scores, with `asOf` and `source` (`snapshot`: stored by the flakiness projection; `live`: scored for this request, always with `branch`). `:id` is a test case id or one of its results\' ids; a test case that did not run in the window is unscored (0 executions, `insufficient_data`).',
+    ok: { status: 200, ...R('CaseFlakiness', fl.CaseFlakiness) },
   },
   'GET /api/tests/:id/quarantine-history': {
     tag: 'flakiness', permission: 'read', params: testOrCase, query: fl.QuarantineHistoryQuery, summary: 'Every quarantine change of the test case, with actor and reason.',

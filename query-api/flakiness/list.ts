@@ -3,13 +3,14 @@ import type { Pool } from '../../lib/pg.ts';
 import type { z } from 'zod';
 import type { FlakinessQuery } from '../../schemas/flakiness.ts';
 import type { CaseTitle } from '../../domain/ch/flakiness.ts';
-import { findTestCase } from '../../domain/pg/test-cases.ts';
+import { findTestCase, type TestCaseRow } from '../../domain/pg/test-cases.ts';
 import { quarantines } from '../../domain/pg/quarantines.ts';
 import { SCORING_VERSION, passOnlyEvidence, scoreOf, type CaseFlakiness, type FlakinessParams } from '../../domain/analytics/flakiness/score.ts';
-import { titled, withProjectScores } from '../../domain/analytics/flakiness/service.ts';
+import { caseScore, titled, withProjectScores } from '../../domain/analytics/flakiness/service.ts';
 
 // GET /api/flakiness: a project's test cases ranked by score, filtered, one page
-// of them with their evidence, and a summary of all of them.
+// of them with their evidence, and a summary of all of them; and
+// GET /api/tests/:id/flakiness: one test case as that list shows it.
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -92,4 +93,20 @@ export async function listFlakiness(
       window: { from: iso(scores.fromDay * 86_400), days: params.windowDays, halfLifeDays: params.halfLifeDays },
     };
   });
+}
+
+// One test case as GET /api/flakiness lists it (scored from the same stored or
+// live scores), with where its score came from. A test case that did not run in
+// the window is unscored (0 executions, insufficient_data), as the list shows a
+// quarantined one.
+export async function caseFlakiness(
+  pool: Pool, ch: ClickHouse, testCase: TestCaseRow, q: { branch?: string }, params: FlakinessParams, now = new Date(),
+) {
+  const [scored, isQuarantined] = await Promise.all([
+    caseScore(pool, ch, { projectId: testCase.project_id, testCaseId: testCase.id, branch: q.branch, now }, params),
+    quarantines.isActive(pool, testCase.id),
+  ]);
+  const c = scored.case ?? unscored(testCase.id, params);
+  const title = { title: testCase.title, fullTitle: testCase.full_title, filePath: testCase.file_path };
+  return { ...flakinessItemView({ ...c, title }, isQuarantined), asOf: scored.asOf.toISOString(), source: scored.source };
 }

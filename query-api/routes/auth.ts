@@ -14,6 +14,8 @@ import { invitations } from '../../domain/pg/invitations.ts';
 import { users, userView, type UserRow } from '../../domain/pg/users.ts';
 import { acceptInvitation } from '../services/invitations.ts';
 import { requestIdOf } from './support.ts';
+import { meOf } from './users.ts';
+import { cookieSessionOf } from '../../lib/http/session.ts';
 
 // First-run bootstrap, login, and joining by invitation (Tripwire reference,
 // shared/seeds/003). These routes are open: no credential exists before the
@@ -33,6 +35,21 @@ export function authRouter({ pool, config, limits, sessions }: AppDeps): Router 
 
   router.get('/api/auth/setup', async (ctx) => {
     ctx.body = { needsSetup: (await users.count(pool)) === 0 };
+  });
+
+  // What the dashboard asks first: who the session cookie belongs to, if anyone.
+  // Open, and 200 either way: signed out (no cookie, or one whose session ended)
+  // is an answer here, not an error, so a first visit logs no failed request.
+  router.get('/api/auth/session', async (ctx) => {
+    let user = null;
+    try {
+      const signedIn = await sessions.authenticate(ctx);
+      if (signedIn) user = await meOf(pool, signedIn.userId, cookieSessionOf(ctx));
+    } catch (e) {
+      if (!(e instanceof AppError && e.code === 'invalid_auth')) throw e;
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { user, needsSetup: user ? false : (await users.count(pool)) === 0 };
   });
 
   router.post('/api/auth/setup', limits.auth, async (ctx) => {

@@ -5,11 +5,11 @@ import { authorize, principalOf, readableProject } from '../../domain/accounts/a
 import type { AppDeps } from '../../domain/app-deps.ts';
 import { actorOf, makeEvent } from '../../domain/events.ts';
 import { formatPosition } from '../../lib/event-log.ts';
-import { FlakinessQuery, QuarantineBody, QuarantineHistoryQuery, QuarantineQuery, TestOrCaseId } from '../../schemas/flakiness.ts';
+import { CaseFlakinessQuery, FlakinessQuery, QuarantineBody, QuarantineHistoryQuery, QuarantineQuery, TestOrCaseId } from '../../schemas/flakiness.ts';
 import { historyEntryView, quarantineEntryView, quarantines } from '../../domain/pg/quarantines.ts';
 import { findTestCase } from '../../domain/pg/test-cases.ts';
 import { readProjectSettings } from '../../domain/pg/project-settings-read.ts';
-import { listFlakiness } from '../flakiness/list.ts';
+import { caseFlakiness, listFlakiness } from '../flakiness/list.ts';
 
 export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
   const router = new Router();
@@ -54,6 +54,18 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
     const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
     const { rows, total } = await quarantines.active(pool, projectId, q);
     ctx.body = { data: rows.map(quarantineEntryView), total, limit: q.limit, offset: q.offset };
+  });
+
+  // One test case's score, interval, classification and evidence: the item
+  // GET /api/flakiness would list for it. :id is a test case id or a result's.
+  router.get('/api/tests/:id/flakiness', async (ctx) => {
+    const given = parse(TestOrCaseId, ctx.params.id);
+    const q = parse(CaseFlakinessQuery, ctx.query);
+    const testCase = await findCase(given);
+    if (!testCase) throw notFound('test', given);
+    await authorize(pool, principalOf(ctx), testCase.project_id, 'read', { kind: 'test', id: given });
+    const { flakiness: params } = await readProjectSettings(pool, testCase.project_id);
+    ctx.body = await caseFlakiness(pool, ch, testCase, q, params);
   });
 
   router.get('/api/tests/:id/quarantine-history', async (ctx) => {

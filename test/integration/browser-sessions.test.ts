@@ -11,7 +11,7 @@ import { createApp } from '../../app/api.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { EventLog } from '../../lib/event-log.ts';
 import { sha256Hex } from '../../lib/tokens.ts';
-import { Me } from '../../schemas/accounts.ts';
+import { Me, SessionStatus } from '../../schemas/accounts.ts';
 
 // The dashboard's browser sessions (docs/access.md "Browser sessions"): the
 // HttpOnly cookie, CSRF for unsafe methods, idle and absolute expiry, rotation,
@@ -158,6 +158,40 @@ describe('the cookie authenticates API calls', () => {
     ac.abort();
     expect((await b.get(`/api/runs/${otherRun}/stream`)).status).toBe(404);
     expect((await request(stack.url, 'GET', `/api/runs/${runId}/stream`)).status).toBe(401);
+  });
+});
+
+describe('GET /api/auth/session (the dashboard\'s first request)', () => {
+  it('answers 200 with the cookie\'s user, as GET /api/auth/me does, or with user null when signed out', async () => {
+    const p = await person();
+    await joinTeam(stack.url, t.token, t.teamId, p, 'member');
+    const b = await signedIn(p);
+    const session = await b.get('/api/auth/session');
+    expect(session.status).toBe(200);
+    expect(SessionStatus.parse(session.body)).toEqual({ user: (await b.get('/api/auth/me')).body, needsSetup: false });
+    expect(session.body.user).toMatchObject({ id: p.id, csrfToken: b.csrf, teams: [{ id: t.teamId, role: 'member' }] });
+    expect(session.headers.get('cache-control')).toBe('no-store');
+
+    // signed out in every way: no cookie, a made-up one, an ended, idle or expired session
+    const signedOut = async (headers: Record<string, string>) => {
+      const res = await request(stack.url, 'GET', '/api/auth/session', { headers });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body).toEqual({ user: null, needsSetup: false });
+    };
+    await signedOut({});
+    await signedOut({ cookie: `rl_session=${'x'.repeat(40)}` });
+    // a header credential is not what this route reads (a JWT or key caller asks GET /api/auth/me)
+    await signedOut({ authorization: `Bearer ${p.token}` });
+    await signedOut({ 'x-api-key': t.apiKey });
+    const idle = await signedIn(p);
+    await stack.pool.query('UPDATE browser_sessions SET last_seen_at = now() - make_interval(secs => $2 + 1) WHERE id = $1', [(await sessionRow(idle)).id, stack.config.sessions.idleSeconds]);
+    await signedOut({ cookie: `rl_session=${idle.session}` });
+    const expired = await signedIn(p);
+    await stack.pool.query("UPDATE browser_sessions SET expires_at = now() - interval '1 second' WHERE id = $1", [(await sessionRow(expired)).id]);
+    await signedOut({ cookie: `rl_session=${expired.session}` });
+    const ended = b.session!;
+    expect((await b.post('/api/auth/logout')).status).toBe(200);
+    await signedOut({ cookie: `rl_session=${ended}` });
   });
 });
 

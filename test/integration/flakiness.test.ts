@@ -5,7 +5,7 @@ import { client, type Res } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
 import { EventLog } from '../../lib/event-log.ts';
 import { makeEvent } from '../../domain/events.ts';
-import { FlakinessResponse } from '../../schemas/flakiness.ts';
+import { CaseFlakiness, FlakinessResponse } from '../../schemas/flakiness.ts';
 import { assessFlakiness } from '../../domain/analytics/flakiness/service.ts';
 import { flakinessScores } from '../../domain/pg/flakiness-scores.ts';
 import { caseExecutions } from '../../domain/ch/flakiness.ts';
@@ -113,6 +113,30 @@ describe('GET /api/flakiness', () => {
     expect(items.get(caseOf.broken!)).toMatchObject({ classification: 'broken', flakyRuns: 0, evidence: { brokenFailures: 3, currentFailureStreak: 3 } });
     // The incident's failures are not evidence: the test that only failed there is stable.
     expect(items.get(caseOf.stable!)).toMatchObject({ classification: 'stable', flakyRuns: 0, totalRuns: 11, evidence: { incidentExecutionsExcluded: 1 } });
+  });
+
+  it('GET /api/tests/:id/flakiness answers the list item of each test case, by its id or a result\'s, stored or scored live', async () => {
+    const list = byCase(await apiA.get('/api/flakiness?limit=500'));
+    const one = async (id: string, query = '') => {
+      const res = await apiA.get(`/api/tests/${id}/flakiness${query}`);
+      expect(res.status, res.text).toBe(200);
+      expect(CaseFlakiness.safeParse(res.body).success, JSON.stringify(CaseFlakiness.safeParse(res.body).error?.issues?.slice(0, 3))).toBe(true);
+      const { asOf, source, ...item } = res.body;
+      expect(Date.parse(asOf)).not.toBeNaN();
+      return { source, item };
+    };
+    for (const kind of KINDS) {
+      const stored = await one(caseOf[kind]!);
+      expect(stored, kind).toEqual({ source: 'snapshot', item: list.get(caseOf[kind]!) });
+      expect(await one(testIdOf[kind]!), kind).toEqual(stored);
+    }
+    // On a branch, scored live like the list on that branch.
+    const onMain = byCase(await apiA.get('/api/flakiness?branch=main&limit=500'));
+    expect(await one(caseOf.retry!, '?branch=main')).toEqual({ source: 'live', item: onMain.get(caseOf.retry!) });
+    // A test case that did not run on a branch is unscored there.
+    expect((await one(caseOf.retry!, '?branch=release')).item).toMatchObject({
+      testCaseId: caseOf.retry, fullTitle: 'Suite 1 > case 1', flakinessScore: expect.any(Number), totalRuns: 0, classification: 'insufficient_data',
+    });
   });
 
   it('reads from ClickHouse only the sparse histories, and they give the evidence the whole histories give', async () => {
@@ -246,6 +270,13 @@ describe('bad input and other projects', () => {
     ['GET /api/flakiness with limit=0', () => apiA.get('/api/flakiness?limit=0'), 400, 'limit'],
     ['GET /api/flakiness with a malformed projectId', () => apiA.get('/api/flakiness?projectId=proj_abc123'), 400, 'projectId'],
     ['GET /api/flakiness with a branch over 500 characters', () => apiA.get(`/api/flakiness?branch=${'b'.repeat(501)}`), 400, 'branch'],
+    ['GET the flakiness of a malformed id', () => apiA.get('/api/tests/latest/flakiness'), 400],
+    ['GET the flakiness of a run id', () => apiA.get(`/api/tests/${runIds[0]}/flakiness`), 400],
+    ['GET the flakiness of an unknown test case', () => apiA.get(`/api/tests/tc_${'Z'.repeat(26)}/flakiness`), 404],
+    ['GET the flakiness of an unknown test result', () => apiA.get(`/api/tests/test_${'Z'.repeat(26)}/flakiness`), 404],
+    ["GET the flakiness of another project's test case", () => apiB.get(`/api/tests/${caseOf.retry}/flakiness`), 404],
+    ["GET the flakiness of another project's test", () => apiB.get(`/api/tests/${testIdOf.retry}/flakiness`), 404],
+    ['GET the flakiness with a branch over 500 characters', () => apiA.get(`/api/tests/${caseOf.retry}/flakiness?branch=${'b'.repeat(501)}`), 400, 'branch'],
     ['GET /api/quarantine with limit=10001', () => apiA.get('/api/quarantine?limit=10001'), 400, 'limit'],
     ["GET /api/quarantine with another project's id", () => apiB.get(`/api/quarantine?projectId=${a.projectId}`), 404],
     ['GET quarantine-history of a malformed id', () => apiA.get('/api/tests/latest/quarantine-history'), 400],

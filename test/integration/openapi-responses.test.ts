@@ -29,6 +29,7 @@ const PROVEN = [
   'GET /api/schedules', 'POST /api/schedules', 'GET /api/schedules/:id', 'PATCH /api/schedules/:id', 'DELETE /api/schedules/:id',
   'POST /api/schedules/:id/pause', 'POST /api/schedules/:id/resume', 'POST /api/schedules/:id/trigger',
   'GET /api/teams', 'PATCH /api/teams/:id', 'POST /api/auth/accept-invitation',
+  'GET /api/auth/session', 'GET /api/tests/:id/flakiness',
 ];
 
 // The paths (a.b[2].c) of the keys of `input` that the parse left out of `output`.
@@ -196,6 +197,9 @@ describe('documented responses', () => {
       testId: caseOf.flappy, projectId: t.projectId, isQuarantined: true, reason: 'flaky menu', owner: 'qa', expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
     }));
     expect(q).toMatchObject({ testCaseId: caseOf.flappy, owner: 'qa', mode: 'manual' });
+    const score = conforms('GET /api/tests/:id/flakiness', await api.get(`/api/tests/${caseOf.flappy}/flakiness`));
+    expect(score).toMatchObject({ testCaseId: caseOf.flappy, classification: 'flaky', source: 'live' });
+    filled('example runs', score.evidence.exampleRunIds);
   });
 
   it('analytics', async () => {
@@ -245,9 +249,14 @@ describe('documented responses', () => {
     conforms('PATCH /api/teams/:id', await admin.patch(`/api/teams/${t.teamId}`, { name: 'renamed team' }));
     const inv = await admin.post('/api/team-members', { teamId: t.teamId, email: 'newcomer@example.com', role: 'member' });
     expect(inv.status, inv.text).toBe(201);
-    conforms('POST /api/auth/accept-invitation', await request(stack.url, 'POST', '/api/auth/accept-invitation', {
+    const joined = conforms('POST /api/auth/accept-invitation', await request(stack.url, 'POST', '/api/auth/accept-invitation', {
       body: { token: inv.body.token, password: 'a long and private passphrase', name: 'New Comer' },
     }));
+    expect(conforms('GET /api/auth/session', await request(stack.url, 'GET', '/api/auth/session')).user).toBeNull();
+    const cookie = (await request(stack.url, 'POST', '/api/auth/login', { body: { email: 'newcomer@example.com', password: 'a long and private passphrase' } }))
+      .headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const mine = conforms('GET /api/auth/session', await request(stack.url, 'GET', '/api/auth/session', { headers: { cookie } }));
+    expect(mine.user).toMatchObject({ id: joined.user.id, teams: [{ id: t.teamId, role: 'member' }], csrfToken: expect.any(String) });
   });
 
   it('called every route it proves', () => {

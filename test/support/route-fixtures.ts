@@ -76,6 +76,8 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /docs': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'GET /docs/assets/:file': { target: 'open', call: () => ({ params: { file: 'init.js' } }), expect: { status: 200 } },
   'GET /api/auth/setup': { target: 'open', call: () => ({}), expect: { status: 200 } },
+  // signed out (no cookie): 200 with user null
+  'GET /api/auth/session': { target: 'open', call: () => ({}), expect: { status: 200 } },
   'POST /api/auth/setup': { target: 'open', call: () => ({ body: { email: 'late@example.com', password: 'another long passphrase' } }), expect: { status: 409, code: 'setup_complete' } },
   'POST /api/auth/login': { target: 'open', call: () => ({ body: { email: 'nobody@example.com', password: 'not the password' } }), expect: { status: 401, code: 'invalid_auth' } },
   'POST /api/auth/accept-invitation': {
@@ -124,6 +126,7 @@ export const ROUTE_FIXTURES: Record<string, RouteFixture> = {
     call: (t) => ({ body: { projectId: t.projectId, testId: t.testCaseId, isQuarantined: true, reason: t.marker } }),
   },
   'GET /api/quarantine': { target: 'project', requires: 'read', call: (t) => ({ query: `projectId=${t.projectId}` }) },
+  'GET /api/tests/:id/flakiness': { target: 'project', requires: 'read', call: (t) => id(t.testCaseId) },
   'GET /api/tests/:id/quarantine-history': { target: 'project', requires: 'read', call: (t) => id(t.testCaseId) },
 
   // ---- analytics

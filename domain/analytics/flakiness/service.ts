@@ -120,9 +120,34 @@ export async function withProjectScores<T>(
   });
 }
 
-async function storedScores(db: Queryable, projectId: string, today: number, params: FlakinessParams): Promise<ProjectScores | null> {
+// One test case's score as withProjectScores gives it, without reading the
+// project's other scores: the stored one while the stored scores are current
+// (null if the projection did not score it), else that test case scored live.
+export async function caseScore(
+  pool: Pool, ch: ClickHouse, q: { projectId: string; testCaseId: string; branch?: string; now: Date }, params: FlakinessParams,
+): Promise<{ source: 'snapshot' | 'live'; asOf: Date; case: CaseFlakiness | null }> {
+  if (q.branch === undefined) {
+    const header = await currentHeader(pool, q.projectId, dayOf(Math.floor(q.now.getTime() / 1000)), params);
+    if (header) {
+      const stored = await flakinessScores.cases(pool, q.projectId, [q.testCaseId], params.credibleMass);
+      return { source: 'snapshot', asOf: header.scoredAt, case: stored.get(q.testCaseId) ?? null };
+    }
+  }
+  const assessment = await assessFlakiness(ch, { projectId: q.projectId, branch: q.branch, testCaseIds: [q.testCaseId], asOf: q.now }, params);
+  const c = assessment.cases.find((x) => x.testCaseId === q.testCaseId);
+  return { source: 'live', asOf: q.now, case: c ? withInterval(c, params) : null };
+}
+
+// The project's stored scores' header, when they are as of `today`, of this
+// scoring version and of these parameters.
+async function currentHeader(db: Queryable, projectId: string, today: number, params: FlakinessParams) {
   const header = await flakinessScores.header(db, projectId);
-  if (!header || header.asOfDay !== today || header.scoringVersion !== SCORING_VERSION || !sameParams(header.params, params)) return null;
+  return header && header.asOfDay === today && header.scoringVersion === SCORING_VERSION && sameParams(header.params, params) ? header : null;
+}
+
+async function storedScores(db: Queryable, projectId: string, today: number, params: FlakinessParams): Promise<ProjectScores | null> {
+  const header = await currentHeader(db, projectId, today, params);
+  if (!header) return null;
   return {
     source: 'snapshot',
     asOf: header.scoredAt,
