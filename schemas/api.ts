@@ -114,7 +114,7 @@ export const Run = RunCounts.extend({
 });
 export type Run = z.infer<typeof Run>;
 export const RunListItem = Run.pick({
-  id: true, projectId: true, status: true, branch: true, commitSha: true, totalTests: true, passedTests: true,
+  id: true, projectId: true, status: true, branch: true, commitSha: true, runTitle: true, commitMessage: true, ciBuildId: true, totalTests: true, passedTests: true,
   failedTests: true, skippedTests: true, flakyTests: true, passRate: true, duration: true, createdAt: true,
 });
 // POST /api/runs: the run as created, before any result (ingest/commands.ts createRun).
@@ -192,11 +192,18 @@ export const TestListItem = z.object({
   id: z.string(), runId: z.string(), testCaseId: z.string(), title: z.string(), fullTitle: z.string(), filePath: z.string(),
   variant: z.string(), status: TestStatus, duration: z.number().int(), isFlaky: z.boolean(), error: TestError.nullable(), createdAt: isoDate,
 });
+// A run's tests come up to 5,000 at once (the dashboard's run page reads a
+// whole run in one or two requests); a project's, 500 like every other list.
+export const RUN_TESTS_MAX_LIMIT = 5000;
 export const TestsQuery = Pagination.extend({
+  limit: z.coerce.number().int().min(1).max(RUN_TESTS_MAX_LIMIT).default(50),
   projectId: id('project').optional(),
+  // enough alone for a user: the run's project is the one asked about
   runId: id('run').optional(),
   status: TestStatus.optional(),
   search: z.string().max(500).optional(),
+}).refine((q) => q.runId !== undefined || q.limit <= 500, {
+  message: `a 'limit' over 500 needs 'runId' (a run's tests: up to ${RUN_TESTS_MAX_LIMIT})`, path: ['limit'],
 });
 export const StepRow = z.object({
   title: z.string(), category: z.string(), status: z.string(), duration: z.number(), error: TestError.nullable(),

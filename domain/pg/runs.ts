@@ -50,6 +50,8 @@ export function runCounts(r: RunRow) {
 export function runListView(r: RunRow) {
   return {
     id: r.id, projectId: r.project_id, status: r.status, branch: r.branch, commitSha: r.commit_sha,
+    // what names a run in a list: its title, else its commit message or CI build
+    runTitle: r.run_title, commitMessage: r.commit_message, ciBuildId: r.ci_build_id,
     ...runCounts(r), createdAt: r.created_at.toISOString(),
   };
 }

@@ -7,6 +7,8 @@ export type TestRow = {
   retries: number; attempt: number; is_flaky: boolean; tags: string[]; annotations: unknown[]; error: unknown;
   attempts: unknown[]; stdout: string; stderr: string; started_at: Date; created_at: Date;
 };
+export type TestListRow = Pick<TestRow,
+  'id' | 'run_id' | 'test_case_id' | 'title' | 'full_title' | 'file_path' | 'variant' | 'status' | 'duration' | 'is_flaky' | 'error' | 'created_at'>;
 export type StepRow = {
   idx: number; parent_idx: number | null; depth: number; title: string; category: string; status: string; duration: number; error: unknown;
 };
@@ -26,15 +28,16 @@ export const testsRepo = {
     if (q.runId) where.push(`run_id = $${args.push(q.runId)}`);
     if (q.status) where.push(`status = $${args.push(q.status)}`);
     if (q.search) where.push(`(full_title ILIKE $${args.push(`%${likeEscape(q.search)}%`)} OR file_path ILIKE $${args.length})`);
-    const select = 'id, run_id, project_id, test_case_id, suite_id, title, full_title, file_path, line_number, variant, status, duration, retries, attempt, is_flaky, tags, annotations, error, attempts, created_at';
-    return page<TestRow>(db, { from: 'tests', where: where.join(' AND '), args, orderBy: 'created_at, id', limit: q.limit, offset: q.offset, select });
+    // only what testListView shows: a run of 5,000 results is one request
+    const select = 'id, run_id, test_case_id, title, full_title, file_path, variant, status, duration, is_flaky, error, created_at';
+    return page<TestListRow>(db, { from: 'tests', where: where.join(' AND '), args, orderBy: 'created_at, id', limit: q.limit, offset: q.offset, select });
   },
   async steps(db: Queryable, testId: string): Promise<StepRow[]> {
     return (await db.query('SELECT * FROM test_steps WHERE test_id = $1 ORDER BY idx', [testId])).rows;
   },
 };
 
-export function testListView(t: TestRow) {
+export function testListView(t: TestListRow) {
   return {
     id: t.id, runId: t.run_id, testCaseId: t.test_case_id, title: t.title, fullTitle: t.full_title, filePath: t.file_path,
     variant: t.variant, status: t.status, duration: t.duration, isFlaky: t.is_flaky, error: t.error ?? null,

@@ -29,11 +29,21 @@ export function testsRouter({ pool, ch, config }: AppDeps): Router {
 
   router.get('/api/tests', async (ctx) => {
     const q = parse(TestsQuery, ctx.query);
-    const projectId = await readableProject(pool, principalOf(ctx), q.projectId);
-    // A run of another project answers 404, as an unknown one does (not an empty list).
-    if (q.runId) {
+    const principal = principalOf(ctx);
+    let projectId: string;
+    if (q.runId && q.projectId === undefined) {
+      // A run's tests: the run names the project (a user needs no projectId).
       const run = await runsRepo.byId(pool, q.runId);
-      if (!run || run.project_id !== projectId) throw notFound('run', q.runId);
+      if (!run) throw notFound('run', q.runId);
+      await authorize(pool, principal, run.project_id, 'read', { kind: 'run', id: q.runId });
+      projectId = run.project_id;
+    } else {
+      projectId = await readableProject(pool, principal, q.projectId);
+      // A run of another project answers 404, as an unknown one does (not an empty list).
+      if (q.runId) {
+        const run = await runsRepo.byId(pool, q.runId);
+        if (!run || run.project_id !== projectId) throw notFound('run', q.runId);
+      }
     }
     const { rows, total } = await testsRepo.list(pool, { ...q, projectId });
     ctx.body = { data: rows.map(testListView), total, limit: q.limit, offset: q.offset };

@@ -175,3 +175,59 @@ describe('GET /api/runs filters', () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe('GET /api/runs items name the run', () => {
+  it('with its title, commit message and CI build', async () => {
+    const res = await client(stack.url, { token: t.token }).get(`/api/runs?projectId=${t.projectId}`);
+    expect(res.status).toBe(200);
+    for (const r of res.body.data) expect(r).toMatchObject({ runTitle: 'Nightly', commitMessage: 'Add login flow tests', ciBuildId: expect.stringMatching(/^build-/) });
+  });
+});
+
+describe('GET /api/tests for a run (the run page)', () => {
+  const as = (token: string) => client(stack.url, { token });
+
+  it('needs only runId from a user, and answers up to 5,000 results at once', async () => {
+    const res = await as(t.token).get(`/api/tests?runId=${runs.plain}&limit=5000`);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ total: 4, limit: 5000, offset: 0 });
+    expect(res.body.data.map((x: { runId: string }) => x.runId)).toEqual([runs.plain, runs.plain, runs.plain, runs.plain]);
+    // a key of the run's project, too; with projectId as before
+    expect((await client(stack.url, { key: t.apiKey }).get(`/api/tests?runId=${runs.plain}&limit=5000`)).body.total).toBe(4);
+    expect((await as(t.token).get(`/api/tests?projectId=${t.projectId}&runId=${runs.plain}&limit=2`)).body.data).toHaveLength(2);
+  });
+
+  it("answers another team's run 404, by a user or a key, with or without projectId", async () => {
+    const theirs = (await client(stack.url, { key: other.apiKey }).get('/api/runs')).body.data[0].id as string;
+    for (const res of [
+      await as(t.token).get(`/api/tests?runId=${theirs}`),
+      await client(stack.url, { key: t.apiKey }).get(`/api/tests?runId=${theirs}`),
+      await as(t.token).get(`/api/tests?projectId=${t.projectId}&runId=${theirs}`),
+      await as(other.token).get(`/api/tests?runId=${runs.plain}&limit=5000`),
+    ]) {
+      expect(res.status, res.text).toBe(404);
+      expect(res.body.error.code).toBe('not_found');
+      expect(res.text).not.toContain(other.projectId);
+      expect(res.text).not.toContain(t.projectId);
+    }
+    expect((await as(t.token).get(`/api/tests?runId=run_${'0'.repeat(26)}`)).status).toBe(404);
+  });
+
+  it.each([
+    ['limit=501 without runId', () => `projectId=${t.projectId}&limit=501`],
+    ['limit=5001 with runId', () => `runId=${runs.plain}&limit=5001`],
+    ['limit=0 with runId', () => `runId=${runs.plain}&limit=0`],
+    ['limit=abc with runId', () => `runId=${runs.plain}&limit=abc`],
+    ['limit given twice with runId', () => `runId=${runs.plain}&limit=1&limit=2`],
+  ])('refuses %s (400, field limit)', async (_, query) => {
+    const res = await as(t.token).get(`/api/tests?${query()}`);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'validation_error', details: { field: 'limit' } });
+  });
+
+  it('still needs projectId from a user without runId (400)', async () => {
+    const res = await as(t.token).get('/api/tests');
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.field).toBe('projectId');
+  });
+});
