@@ -72,11 +72,12 @@ export type Me = {
   teams: Array<{ id: string; name: string; role: Role }>;
   csrfToken?: string;
 };
+export type Session = { user: Me | null; needsSetup: boolean };
 export type Project = { id: string; name: string; teamId: string; createdAt: string };
 export type Run = {
-  id: string; projectId: string; status: string; branch: string | null; commitSha: string | null; commitMessage?: string | null;
-  commitAuthor?: string | null; ciProvider?: string | null; ciBuildId?: string | null; ciBuildUrl?: string | null;
-  shardCurrent?: number | null; shardTotal?: number | null; browser?: string | null; os?: string | null; runTitle?: string | null;
+  id: string; projectId: string; status: string; branch: string | null; commitSha: string | null; commitMessage: string | null;
+  commitAuthor?: string | null; ciProvider?: string | null; ciBuildId: string | null; ciBuildUrl?: string | null;
+  shardCurrent?: number | null; shardTotal?: number | null; browser?: string | null; os?: string | null; runTitle: string | null;
   tags?: string[]; totalTests: number; passedTests: number; failedTests: number; skippedTests: number; flakyTests: number;
   passRate: number; duration: number; createdAt: string; updatedAt?: string;
 };

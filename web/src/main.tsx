@@ -2,7 +2,7 @@ import { Component, render, type ComponentChildren } from 'preact';
 import { lazy, Suspense } from 'preact/compat';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { Route, Switch, Redirect, useLocation } from 'wouter-preact';
-import { ApiError, setUnauthorizedHandler, type Me } from './api';
+import { ApiError, setUnauthorizedHandler, type Session } from './api';
 import { MeContext } from './session';
 import { ErrorBox, Loading, useApi } from './ui/kit';
 import { Layout } from './layout';
@@ -28,8 +28,9 @@ const queryClient = new QueryClient({
     },
   },
 });
+// A 401 means the session ended: asking again who is signed in leads to the login page.
 setUnauthorizedHandler(() => {
-  queryClient.invalidateQueries({ queryKey: ['/api/auth/me'] });
+  queryClient.invalidateQueries({ queryKey: ['/api/auth/session'] });
 });
 
 // A page that throws while rendering shows the error instead of a blank page
@@ -44,16 +45,18 @@ class PageErrorBoundary extends Component<{ children: ComponentChildren }, { err
   }
 }
 
+// GET /api/auth/session answers 200 signed in or not, so a first visit or an
+// ended session provokes no failed request: signed out goes to the login page
+// (or to the first-run setup), signed in to the page asked for.
 function Authenticated() {
-  const me = useApi<Me>('/api/auth/me', undefined, { staleTime: 60_000 });
+  const session = useApi<Session>('/api/auth/session', undefined, { staleTime: 60_000 });
   const [location] = useLocation();
-  if (me.isLoading) return <Loading what="your session" />;
-  if (me.error) {
-    if (me.error.status === 401) return <Redirect to={`/login?next=${encodeURIComponent(location)}`} />;
-    return <main class="center"><ErrorBox error={me.error} title="Could not load your session" /></main>;
-  }
+  if (session.isLoading) return <Loading what="your session" />;
+  if (session.error) return <main class="center"><ErrorBox error={session.error} title="Could not load your session" /></main>;
+  const me = session.data!.user;
+  if (!me) return <Redirect to={session.data!.needsSetup ? '/setup' : `/login?next=${encodeURIComponent(location)}`} />;
   return (
-    <MeContext.Provider value={me.data!}>
+    <MeContext.Provider value={me}>
       <Layout>
         <PageErrorBoundary key={location}>
         <Suspense fallback={<Loading />}>

@@ -37,7 +37,8 @@ function ProjectRow({ project: p }: { project: OverviewProject }) {
   );
 }
 
-function NewProject({ teamId }: { teamId: string }) {
+// Creating something that needs only a name (a project, a team): one form for both.
+function NameForm({ label, submit, invalidate }: { label: string; submit: (name: string) => Promise<unknown>; invalidate: string[] }) {
   const qc = useQueryClient();
   const [name, setName] = useState('');
   const [error, setError] = useState<unknown>(null);
@@ -46,16 +47,16 @@ function NewProject({ teamId }: { teamId: string }) {
       e.preventDefault();
       setError(null);
       try {
-        await post('/api/projects', { teamId, name });
+        await submit(name);
         setName('');
-        qc.invalidateQueries({ queryKey: ['/api/overview'] });
+        for (const key of invalidate) qc.invalidateQueries({ queryKey: [key] });
       } catch (err) {
         setError(err);
       }
     }}>
-      <label>New project <input required value={name} onInput={(e) => setName(e.currentTarget.value)} /></label>
-      <button type="submit">Create project</button>
-      <ErrorBox error={error} title="Could not create the project" />
+      <label>New {label} <input required value={name} onInput={(e) => setName(e.currentTarget.value)} /></label>
+      <button type="submit">Create {label}</button>
+      <ErrorBox error={error} title={`Could not create the ${label}`} />
     </form>
   );
 }
@@ -70,31 +71,8 @@ function TeamCard({ team }: { team: Overview['teams'][number] }) {
           <tbody>{team.projects.map((pr) => <ProjectRow key={pr.id} project={pr} />)}</tbody>
         </table>
       )}
-      {manage ? <NewProject teamId={team.id} /> : null}
+      {manage ? <NameForm label="project" submit={(name) => post('/api/projects', { teamId: team.id, name })} invalidate={['/api/overview']} /> : null}
     </Card>
-  );
-}
-
-function NewTeam() {
-  const qc = useQueryClient();
-  const [name, setName] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  return (
-    <form class="inline" onSubmit={async (e) => {
-      e.preventDefault();
-      try {
-        await post('/api/teams', { name });
-        setName('');
-        qc.invalidateQueries({ queryKey: ['/api/auth/me'] });
-        qc.invalidateQueries({ queryKey: ['/api/overview'] });
-      } catch (err) {
-        setError(err);
-      }
-    }}>
-      <label>New team <input required value={name} onInput={(e) => setName(e.currentTarget.value)} /></label>
-      <button type="submit">Create team</button>
-      <ErrorBox error={error} title="Could not create the team" />
-    </form>
   );
 }
 
@@ -112,7 +90,7 @@ export function OverviewPage() {
           </>
         )}
       </Loaded>
-      <NewTeam />
+      <NameForm label="team" submit={(name) => post('/api/teams', { name })} invalidate={['/api/auth/session', '/api/overview']} />
     </>
   );
 }

@@ -2,7 +2,7 @@ import { Link, useParams } from 'wouter-preact';
 import type { List, Run } from '../api';
 import { useProject } from '../session';
 import { Card, ErrorBox, Loaded, StatusBadge, useApi, usePageTitle } from '../ui/kit';
-import { duration, LIVE_STATUSES, pct, shortSha, when } from '../ui/format';
+import { duration, LIVE_STATUSES, pct, runName, shortSha, when } from '../ui/format';
 import { useSearchParams } from '../ui/url';
 
 const PAGE = 50;
@@ -48,9 +48,9 @@ export function RunsPage() {
                     {r.data.map((run) => (
                       <tr key={run.id} class={LIVE_STATUSES.has(run.status) ? 'live' : ''}>
                         <td><StatusBadge status={run.status} live={LIVE_STATUSES.has(run.status)} /></td>
-                        <td><Link href={`/runs/${run.id}`}>{run.runTitle ?? run.id.slice(-8)}</Link></td>
+                        <td><Link href={`/runs/${run.id}`}>{runName(run)}</Link>{run.runTitle && run.ciBuildId ? <div class="muted small">{run.ciBuildId}</div> : null}</td>
                         <td>{run.branch ?? '–'}</td>
-                        <td><code>{shortSha(run.commitSha)}</code></td>
+                        <td><code>{shortSha(run.commitSha)}</code>{run.commitMessage && runName(run) !== run.commitMessage.split('\n')[0] ? <div class="muted small clip" title={run.commitMessage}>{run.commitMessage.split('\n')[0]}</div> : null}</td>
                         <td>{run.totalTests}</td>
                         <td class={run.failedTests ? 'bad' : ''}>{run.failedTests}</td>
                         <td class={run.flakyTests ? 'warn' : ''}>{run.flakyTests}</td>

@@ -110,13 +110,13 @@ export function TestCasePage() {
   usePageTitle(test.data ? test.data.title : 'Test');
   const history = useApi<List<Exec>>(caseId ? `/api/tests/${caseId}/history` : null, { limit: 50, branch });
   const qhist = useApi<List<QHist>>(caseId ? `/api/tests/${caseId}/quarantine-history` : null);
-  const flaky = useApi<{ data: FlakyItem[] }>(caseId ? '/api/flakiness' : null, { projectId, limit: 500 });
+  const score = useApi<FlakyItem & { asOf: string; source: string }>(caseId ? `/api/tests/${caseId}/flakiness` : null);
   const errors = useApi<List<any>>(caseId ? '/api/analytics/errors' : null, { projectId, testId: caseId, period: '90d' });
-  const score = flaky.data?.data.find((f) => f.testCaseId === caseId);
   const current = qhist.data?.data[0];
   const isQuarantined = current?.isQuarantined ?? false;
   const refresh = () => setTimeout(() => {
     qc.invalidateQueries({ queryKey: [`/api/tests/${caseId}/quarantine-history`] });
+    qc.invalidateQueries({ queryKey: [`/api/tests/${caseId}/flakiness`] });
     qc.invalidateQueries({ queryKey: ['/api/flakiness'] });
     qc.invalidateQueries({ queryKey: ['/api/quarantine'] });
   }, 300);
@@ -135,7 +135,7 @@ export function TestCasePage() {
             <TrendChart projectId={projectId} testId={caseId} branch={branch} period="90d" title="Duration p50 / p95 (ms)" metrics={[{ metric: 'duration_p50', label: 'p50' }, { metric: 'duration_p95', label: 'p95' }]} />
           </Card>
           <Card title="Flakiness">
-            <Loaded q={flaky} what="the flakiness score">{() => (score ? <Evidence f={score} /> : <p class="muted">Not scored yet (too few executions).</p>)}</Loaded>
+            <Loaded q={score} what="the flakiness score">{(f) => (f.totalRuns ? <Evidence f={f} /> : <p class="muted">Not scored yet: no executions in the scoring window.</p>)}</Loaded>
           </Card>
           <Card title="Quarantine">
             {current ? (

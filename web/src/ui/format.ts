@@ -23,3 +23,7 @@ export function ago(iso: string | null | undefined): string {
 }
 export const shortSha = (s: string | null | undefined) => (s ? s.slice(0, 8) : '–');
 export const LIVE_STATUSES = new Set(['running', 'queued', 'pending', 'in_progress']);
+// What names a run: its title, else its commit message's first line, else its CI build, else the end of its id.
+export function runName(r: { id: string; runTitle?: string | null; commitMessage?: string | null; ciBuildId?: string | null }): string {
+  return r.runTitle || r.commitMessage?.split('\n')[0] || r.ciBuildId || r.id.slice(-8);
+}
