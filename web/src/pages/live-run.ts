@@ -1,31 +1,45 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { get, type List, type Run, type TestItem } from '../api';
 import { LIVE_STATUSES } from '../ui/format';
+import { RunIndex } from './run-index';
 
 export type Counters = Pick<Run, 'totalTests' | 'passedTests' | 'failedTests' | 'skippedTests' | 'flakyTests' | 'passRate' | 'duration'>;
-export type LiveRun = { run: Run | null; tests: TestItem[]; live: boolean; error: unknown; loading: boolean; version: number };
+export type LiveRun = {
+  run: Run | null; index: RunIndex; live: boolean; error: unknown; loading: boolean; version: number;
+  // results the run has that have not arrived yet (the first screen shows before them)
+  pending: number;
+};
 
-const PAGE = 500;
+// The first screen: as many results as a screen and the failures card need, fast.
+const FIRST = 300;
+// The rest, in pages of this size requested together (GET /api/tests allows a
+// run's tests 5,000 at a time): two requests for 5,000 results keep both of
+// the server's cores busy, one to query while the other serialises.
+const PAGE = 2500;
 
-// A run and all its tests: the pages of GET /api/tests in parallel, then, while
-// the run is not final, the SSE stream adds each result as it is projected.
-// Tests are kept in a Map by id, so the stream's replay after a reconnect and a
-// page fetched concurrently never count a result twice.
+// A run and all its tests. The run and the first page are asked for at once (a
+// run's tests need no projectId); once the run says how many results it has,
+// the other pages are asked for together; the first page is shown as soon as it
+// arrives. While the run is not final, the SSE stream adds each result as it is
+// projected. Results are kept by id (RunIndex), so the stream's replay after a
+// reconnect and a page read concurrently never count a result twice; sorting
+// and grouping cost each batch its own size, and renders are batched per frame.
 export function useLiveRun(runId: string): LiveRun {
-  const [state, setState] = useState<LiveRun>({ run: null, tests: [], live: false, error: null, loading: true, version: 0 });
-  const byId = useRef(new Map<string, TestItem>());
+  const [state, setState] = useState<LiveRun>(() => ({ run: null, index: new RunIndex(), live: false, error: null, loading: true, version: 0, pending: 0 }));
 
   useEffect(() => {
     let closed = false;
     let source: EventSource | null = null;
-    byId.current = new Map();
+    const index = new RunIndex();
     let run: Run | null = null;
     let live = false;
+    let pending = 0;
     let timer = 0;
     const publish = () => {
       timer = 0;
       if (closed) return;
-      setState((s) => ({ run, tests: [...byId.current.values()], live, error: null, loading: false, version: s.version + 1 }));
+      index.flush();
+      setState((s) => ({ run, index, live, error: null, loading: false, version: s.version + 1, pending }));
     };
     // Many results a second arrive on a busy run: one render per animation frame.
     const schedule = () => {
@@ -34,24 +48,30 @@ export function useLiveRun(runId: string): LiveRun {
 
     (async () => {
       try {
+        const page = (offset: number, limit: number) => get<List<TestItem>>('/api/tests', { runId, limit, offset });
+        const firstPage = page(0, FIRST);
         run = await get<Run>(`/api/runs/${runId}`);
         live = LIVE_STATUSES.has(run.status);
         if (live) openStream();
-        // All pages at once, sized by the run's count; more pages if it grew meanwhile.
-        const projectId = run.projectId;
-        const page = (offset: number) => get<List<TestItem>>('/api/tests', { projectId, runId, limit: PAGE, offset });
-        let fetched = Math.max(PAGE, Math.ceil(run.totalTests / PAGE) * PAGE);
-        const pages = [];
-        for (let off = 0; off < fetched; off += PAGE) pages.push(page(off));
-        let total = 0;
-        for (const p of await Promise.all(pages)) {
-          total = Math.max(total, p.total);
-          for (const t of p.data) if (!byId.current.has(t.id)) byId.current.set(t.id, t);
+        const pages: Array<Promise<List<TestItem>>> = [];
+        let asked = FIRST;
+        const askUpTo = (n: number) => {
+          for (; asked < n; asked += PAGE) pages.push(page(asked, PAGE));
+        };
+        askUpTo(run.totalTests);
+        const first = await firstPage;
+        for (const t of first.data) index.addIfNew(t);
+        askUpTo(first.total);
+        pending = Math.max(0, first.total - first.data.length);
+        publish();
+        // More pages if the run grew meanwhile.
+        for (let i = 0; i < pages.length; i++) {
+          const p = await pages[i]!;
+          for (const t of p.data) index.addIfNew(t);
+          pending = Math.max(0, pending - p.data.length);
+          askUpTo(p.total);
         }
-        while (fetched < total) {
-          for (const t of (await page(fetched)).data) if (!byId.current.has(t.id)) byId.current.set(t.id, t);
-          fetched += PAGE;
-        }
+        pending = 0;
         publish();
       } catch (error) {
         if (!closed) setState((s) => ({ ...s, error, loading: false }));
@@ -61,8 +81,7 @@ export function useLiveRun(runId: string): LiveRun {
     function openStream() {
       source = new EventSource(`/api/runs/${runId}/stream`, { withCredentials: true });
       source.addEventListener('test', (e) => {
-        const t = JSON.parse((e as MessageEvent).data) as TestItem;
-        byId.current.set(t.id, t);
+        index.put(JSON.parse((e as MessageEvent).data) as TestItem);
         schedule();
       });
       source.addEventListener('counters', (e) => {

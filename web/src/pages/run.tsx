@@ -4,46 +4,13 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import type { List, Run, TestItem } from '../api';
 import { useProject } from '../session';
 import { Card, ErrorBox, Loaded, Loading, Stat, StatusBadge, useApi, usePageTitle } from '../ui/kit';
-import { duration, pct, shortSha, when } from '../ui/format';
+import { duration, pct, runName, shortSha, when } from '../ui/format';
 import { useSearchParams } from '../ui/url';
 import { useLiveRun } from './live-run';
 import { TestDetailPanel } from './test-detail';
+import { inSuite, type SuiteNode } from './run-index';
 
-const ORDER: Record<string, number> = { failed: 0, timedOut: 0, interrupted: 1, flaky: 2, passed: 3, skipped: 4 };
-const isFailure = (s: string) => s === 'failed' || s === 'timedOut' || s === 'interrupted';
-const splitTitle = (t: string) => t.split(/ > | › /);
-
-type Node = { key: string; title: string; children: Map<string, Node>; total: number; failed: number; flaky: number };
-
-// The suite tree from the results: file, then each describe block of the full title.
-function buildTree(tests: TestItem[]): Node {
-  const root: Node = { key: '', title: '', children: new Map(), total: 0, failed: 0, flaky: 0 };
-  for (const t of tests) {
-    const path = [t.filePath || '(no file)', ...splitTitle(t.fullTitle).slice(0, -1)];
-    let n = root;
-    const add = (x: Node) => {
-      x.total++;
-      if (isFailure(t.status)) x.failed++;
-      if (t.status === 'flaky' || t.isFlaky) x.flaky++;
-    };
-    add(n);
-    let key = '';
-    for (const part of path) {
-      key = key ? `${key}\u0000${part}` : part;
-      let c = n.children.get(part);
-      if (!c) n.children.set(part, (c = { key, title: part, children: new Map(), total: 0, failed: 0, flaky: 0 }));
-      add(c);
-      n = c;
-    }
-  }
-  return root;
-}
-
-function pathKey(t: TestItem) {
-  return [t.filePath || '(no file)', ...splitTitle(t.fullTitle).slice(0, -1)].join('\u0000');
-}
-
-function SuiteTree({ node, selected, select, depth = 0 }: { node: Node; selected: string; select: (k: string) => void; depth?: number }) {
+function SuiteTree({ node, selected, select, depth = 0 }: { node: SuiteNode; selected: string; select: (k: string) => void; depth?: number }) {
   return (
     <ul class={depth === 0 ? 'tree' : ''} role={depth === 0 ? 'tree' : 'group'} aria-label={depth === 0 ? 'Suites' : undefined}>
       {[...node.children.values()].map((c) => (
@@ -124,7 +91,7 @@ function Compare({ run }: { run: Run }) {
         <select value={baseline} onChange={(e) => setBaseline(e.currentTarget.value)}>
           <option value="">choose a run</option>
           {(candidates.data?.data ?? []).filter((r) => r.id !== run.id).map((r) => (
-            <option key={r.id} value={r.id}>{when(r.createdAt)} · {r.branch ?? '–'} · {shortSha(r.commitSha)} · {r.status}</option>
+            <option key={r.id} value={r.id}>{runName(r)} · {when(r.createdAt)} · {r.branch ?? '–'} · {shortSha(r.commitSha)} · {r.status}</option>
           ))}
         </select>
       </label>
@@ -163,29 +130,24 @@ export function RunPage() {
   const [statusFilter, setStatusFilter] = useState('');
   const [search, setSearch] = useState('');
   const run = live.run;
-  usePageTitle(run ? `Run ${run.runTitle ?? run.id.slice(-8)}` : 'Run');
+  usePageTitle(run ? `Run ${runName(run)}` : 'Run');
   const { q: projectQ } = useProject(run?.projectId);
   const quarantine = useApi<List<{ testCaseId: string }>>(run ? '/api/quarantine' : null, { projectId: run?.projectId });
   const quarantined = useMemo(() => new Set((quarantine.data?.data ?? []).map((q) => q.testCaseId)), [quarantine.data]);
 
-  const sorted = useMemo(
-    () => [...live.tests].sort((a, b) => (ORDER[a.status] ?? 5) - (ORDER[b.status] ?? 5) || a.fullTitle.localeCompare(b.fullTitle)),
-    [live.version],
-  );
-  const tree = useMemo(() => buildTree(live.tests), [live.version]);
+  const { sorted, tree, failures, size } = live.index;
   const shown = useMemo(() => {
     const s = search.toLowerCase();
-    return sorted.filter((t) =>
-      (!statusFilter || t.status === statusFilter) && (!suite || (pathKey(t) + '\u0000').startsWith(suite + '\u0000')) && (!s || t.fullTitle.toLowerCase().includes(s)));
+    if (!s && !statusFilter && !suite) return sorted;
+    return sorted.filter((t) => (!statusFilter || t.status === statusFilter) && inSuite(t, suite) && (!s || t.fullTitle.toLowerCase().includes(s)));
   }, [sorted, statusFilter, suite, search]);
-  const failures = sorted.filter((t) => isFailure(t.status));
 
   if (live.error) return <ErrorBox error={live.error} title="Could not load this run" />;
   if (!run) return <Loading what="the run" />;
   return (
     <>
       <p class="crumbs"><Link href={`/projects/${run.projectId}/runs`}>{projectQ.data?.name ?? 'Project'} runs</Link> ›</p>
-      <h1>Run {run.runTitle ?? run.id.slice(-8)} {live.live ? <span class="live-label" aria-live="polite">live</span> : null}</h1>
+      <h1>Run {runName(run)} {live.live ? <span class="live-label" aria-live="polite">live</span> : null}</h1>
       <RunHeader run={run} live={live.live} />
       {failures.length ? (
         <Card title={`Failures (${failures.length})`}>
@@ -214,7 +176,7 @@ export function RunPage() {
                 {['failed', 'timedOut', 'interrupted', 'flaky', 'passed', 'skipped'].map((s) => <option key={s} value={s}>{s}</option>)}
               </select>
             </label>
-            <span class="muted" aria-live="polite" data-testid="shown-count">{shown.length} of {live.tests.length} tests</span>
+            <span class="muted" aria-live="polite" data-testid="shown-count">{shown.length} of {size} tests{live.pending ? ` (loading ${live.pending} more…)` : ''}</span>
           </div>
           {live.loading ? <Loading what="tests" /> : <TestRows tests={shown} quarantined={quarantined} selected={selected} open={(id) => set({ test: id })} />}
         </section>
