@@ -32,9 +32,11 @@ export function LineChart({ x, series, height = 220, title, bars }: { x: number[
       ],
       scales: { x: { time: true } },
       legend: { show: true },
+      hooks: { setSeries: [(u: uPlot, i: number | null) => markShown(u, i)] },
       cursor: { drag: { x: false, y: false } },
     };
     const plot = new uPlot(opts, [x, ...series.map((s) => s.values)] as uPlot.AlignedData, node);
+    keyboardLegend(plot, title);
     performance.mark(`chart-drawn:${title}`);
     const ro = new ResizeObserver(() => plot.setSize({ width: Math.max(300, node.clientWidth), height }));
     ro.observe(node);
@@ -46,7 +48,33 @@ export function LineChart({ x, series, height = 220, title, bars }: { x: number[
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      <div ref={el} role="img" aria-label={`${title} chart`} />
+      <div ref={el} />
     </figure>
   );
+}
+
+// uPlot's legend shows or hides a series on a click on its label (a <th>), which
+// the keyboard cannot reach: each label's content goes into a real button, whose
+// activation (Enter, Space, or a click) bubbles to that <th>, and which says
+// whether its series is shown. The plot area itself is a labelled image.
+function keyboardLegend(plot: uPlot, title: string) {
+  plot.root.querySelector('.u-wrap')?.setAttribute('role', 'img');
+  plot.root.querySelector('.u-wrap')?.setAttribute('aria-label', `${title} chart`);
+  plot.root.querySelectorAll<HTMLTableRowElement>('.u-legend .u-series').forEach((row, i) => {
+    const th = row.querySelector('th');
+    if (i === 0 || !th) return;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'legend-toggle';
+    button.setAttribute('aria-label', `Show ${plot.series[i]!.label ?? `series ${i}`} in ${title}`);
+    button.append(...th.childNodes);
+    th.append(button);
+  });
+  markShown(plot, null);
+}
+
+function markShown(plot: uPlot, only: number | null) {
+  plot.root.querySelectorAll<HTMLTableRowElement>('.u-legend .u-series').forEach((row, i) => {
+    if (i > 0 && (only === null || only === i)) row.querySelector('.legend-toggle')?.setAttribute('aria-pressed', String(plot.series[i]!.show !== false));
+  });
 }
