@@ -50,7 +50,7 @@ export function RunsPage() {
                         <td><StatusBadge status={run.status} live={LIVE_STATUSES.has(run.status)} /></td>
                         <td><Link href={`/runs/${run.id}`}>{runName(run)}</Link>{run.runTitle && run.ciBuildId ? <div class="muted small">{run.ciBuildId}</div> : null}</td>
                         <td>{run.branch ?? '–'}</td>
-                        <td><code>{shortSha(run.commitSha)}</code>{run.commitMessage && runName(run) !== run.commitMessage.split('\n')[0] ? <div class="muted small clip" title={run.commitMessage}>{run.commitMessage.split('\n')[0]}</div> : null}</td>
+                        <td><code>{shortSha(run.commitSha)}</code>{run.commitMessage && runName(run) !== run.commitMessage.split('\n')[0] ? <div class="muted small line-clip" title={run.commitMessage}>{run.commitMessage.split('\n')[0]}</div> : null}</td>
                         <td>{run.totalTests}</td>
                         <td class={run.failedTests ? 'bad' : ''}>{run.failedTests}</td>
                         <td class={run.flakyTests ? 'warn' : ''}>{run.flakyTests}</td>
