@@ -212,7 +212,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Server-Sent Events of a run: `test` (each result as projected), `counters`, `status`, `end`; `Last-Event-ID` resumes; `?token=` for EventSource.',
     ok: { status: 200, schema: null, contentType: 'text/event-stream' },
   },
-  'GET /api/tests': { tag: 'tests', permission: 'read', query: api.TestsQuery, summary: 'Test results of a run or project.', ok: { status: 200, ...R('TestList', list(api.TestListItem)) } },
+  'GET /api/tests': {
+    tag: 'tests', permission: 'read', query: api.TestsQuery,
+    summary: 'Test results of a run or project, oldest first. A run\'s (`runId`) need no `projectId`, even from a user, and come up to 5,000 a page (`limit` over 500 without `runId` is a 400 on `limit`); another project\'s run is a 404.',
+    ok: { status: 200, ...R('TestList', list(api.TestListItem)) },
+  },
   'GET /api/tests/:id': { tag: 'tests', permission: 'read', params: testOrCase, summary: 'A test result.', ok: { status: 200, ...R('TestResult', api.TestResult) } },
   'GET /api/tests/:id/steps': {
     tag: 'tests', permission: 'read', params: testOrCase, summary: 'The steps of a test result in reading order, with depth.',
