@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import { notFound } from '../../lib/errors.ts';
 import { parse } from '../../lib/http/errors.ts';
 import { authorize, principalOf, readableProject } from '../../domain/accounts/auth.ts';
@@ -15,6 +16,14 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
   const router = new Router();
 
   const findCase = (given: string) => findTestCase(pool, given);
+  // The test case a path's :id names (its own id or a result's), once the caller
+  // may read it; another project's answers 404 as an unknown one does.
+  async function readableCase(ctx: Context, given: string) {
+    const testCase = await findCase(given);
+    if (!testCase) throw notFound('test', given);
+    await authorize(pool, principalOf(ctx), testCase.project_id, 'read', { kind: 'test', id: given });
+    return testCase;
+  }
 
   router.get('/api/flakiness', async (ctx) => {
     const q = parse(FlakinessQuery, ctx.query);
@@ -61,9 +70,7 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
   router.get('/api/tests/:id/flakiness', async (ctx) => {
     const given = parse(TestOrCaseId, ctx.params.id);
     const q = parse(CaseFlakinessQuery, ctx.query);
-    const testCase = await findCase(given);
-    if (!testCase) throw notFound('test', given);
-    await authorize(pool, principalOf(ctx), testCase.project_id, 'read', { kind: 'test', id: given });
+    const testCase = await readableCase(ctx, given);
     const { flakiness: params } = await readProjectSettings(pool, testCase.project_id);
     ctx.body = await caseFlakiness(pool, ch, testCase, q, params);
   });
@@ -71,9 +78,7 @@ export function flakinessRouter({ pool, ch, eventLog }: AppDeps): Router {
   router.get('/api/tests/:id/quarantine-history', async (ctx) => {
     const given = parse(TestOrCaseId, ctx.params.id);
     const q = parse(QuarantineHistoryQuery, ctx.query);
-    const testCase = await findCase(given);
-    if (!testCase) throw notFound('test', given);
-    await authorize(pool, principalOf(ctx), testCase.project_id, 'read', { kind: 'test', id: given });
+    const testCase = await readableCase(ctx, given);
     const { rows, total } = await quarantines.history(pool, testCase.id, q);
     ctx.body = { data: rows.map(historyEntryView), total, limit: q.limit, offset: q.offset, testCaseId: testCase.id };
   });
