@@ -45,11 +45,9 @@ export async function startProjection(name: ProjectionName, config: Config, logg
       close: () => Promise.all([ch.close(), pool.end()]).then(() => undefined),
     });
     // Bigger, rarer inserts: ClickHouse wants about one insert per second per
-    // table. One partition at a time: a run's deletion deletes the per-day
-    // aggregates of its days and feeds them again from test_results_v1
-    // (tables/derived.ts), which another partition's insert in between would
-    // count twice (seen as a replay that differed from the live tables).
-    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
+    // table. Every partition's batch at once: the projection writes them as one
+    // group (one insert per table), so inserts do not multiply with partitions.
+    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
   } else if (name === 'flakiness') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const scorer = new FlakinessProjection(pool, ch, logger, {
