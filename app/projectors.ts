@@ -1,5 +1,6 @@
 import { linkBaseOf, type Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { EventEnvelope } from '../schemas/events.ts';
 import { createPool } from '../lib/pg.ts';
 import { ClickHouse } from '../lib/clickhouse.ts';
 import { createKafka } from '../lib/kafka.ts';
@@ -28,7 +29,7 @@ export async function startProjection(name: ProjectionName, config: Config, logg
   // Positions stored for an earlier incarnation of the topic would skip events in silence: refuse before consuming.
   await verifyTopicIdentity(name, config, logger);
   const kafka = createKafka(config, `runledger-projection-${name}`);
-  let projection: Projection;
+  let projection: Projection | Projection<EventEnvelope>;
   let fetch: { minBytes: number; maxWaitTimeInMs: number; partitionsConsumedConcurrently?: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
   // The Postgres projection holds one connection per partition it applies at once.
