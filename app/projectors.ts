@@ -1,5 +1,6 @@
 import { linkBaseOf, type Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { EventEnvelope } from '../schemas/events.ts';
 import { createPool } from '../lib/pg.ts';
 import { ClickHouse } from '../lib/clickhouse.ts';
 import { createKafka } from '../lib/kafka.ts';
@@ -28,14 +29,18 @@ export async function startProjection(name: ProjectionName, config: Config, logg
   // Positions stored for an earlier incarnation of the topic would skip events in silence: refuse before consuming.
   await verifyTopicIdentity(name, config, logger);
   const kafka = createKafka(config, `runledger-projection-${name}`);
-  let projection: Projection;
+  let projection: Projection | Projection<EventEnvelope>;
   let fetch: { minBytes: number; maxWaitTimeInMs: number; partitionsConsumedConcurrently?: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
-  const pool = createPool(config.pgUrl, name === 'postgres' || name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
+  // The Postgres projection holds one connection per partition it applies at once.
+  const pool = createPool(config.pgUrl, name === 'postgres' ? config.topicPartitions + 1 : name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
   const heartbeat = new Heartbeat(pool, name, config.heartbeatIntervalMs, logger);
   if (name === 'postgres') {
     projection = Object.assign(new PostgresProjection(pool, logger), { close: () => pool.end() });
-    fetch = { minBytes: 1, maxWaitTimeInMs: 100 };
+    // Every partition's batch at once, each in its own transaction: the
+    // projector's encoding and Postgres' writing overlap on two cores instead of
+    // taking turns (test cases, shared by partitions, are locked in id order).
+    fetch = { minBytes: 1, maxWaitTimeInMs: 100, partitionsConsumedConcurrently: config.topicPartitions };
   } else if (name === 'blobs') {
     projection = Object.assign(new BlobsProjection(new LocalBlobStore(config.blobDir), logger), { close: () => pool.end() });
     fetch = { minBytes: 1, maxWaitTimeInMs: 500 };
@@ -45,11 +50,9 @@ export async function startProjection(name: ProjectionName, config: Config, logg
       close: () => Promise.all([ch.close(), pool.end()]).then(() => undefined),
     });
     // Bigger, rarer inserts: ClickHouse wants about one insert per second per
-    // table. One partition at a time: a run's deletion deletes the per-day
-    // aggregates of its days and feeds them again from test_results_v1
-    // (tables/derived.ts), which another partition's insert in between would
-    // count twice (seen as a replay that differed from the live tables).
-    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 };
+    // table. Every partition's batch at once: the projection writes them as one
+    // group (one insert per table), so inserts do not multiply with partitions.
+    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
   } else if (name === 'flakiness') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const scorer = new FlakinessProjection(pool, ch, logger, {

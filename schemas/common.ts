@@ -61,7 +61,7 @@ const stepAt = (depth: number): z.ZodType<Step, any> =>
     status: z.enum(['passed', 'failed', 'skipped', 'timedOut', 'interrupted']).default('passed'),
     duration: durationMs.default(0),
     error: TestError.nullable().default(null),
-    steps: depth >= MAX_STEP_DEPTH ? z.array(z.never()).max(0).default([]) : z.array(z.lazy(() => stepAt(depth + 1))).max(1000).default([]),
+    steps: depth >= MAX_STEP_DEPTH ? z.array(z.never()).max(0).default([]) : z.array(stepAt(depth + 1)).max(1000).default([]),
   }) as unknown as z.ZodType<Step, any>;
 export const StepInput = stepAt(1);
 

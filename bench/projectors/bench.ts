@@ -18,6 +18,7 @@ import { createTenant } from '../../test/support/tenants.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { PostgresProjection } from '../../projections/postgres/projector.ts';
 import { flattenSteps } from '../../projections/postgres/handlers/tests.ts';
+import { copyLine } from '../../lib/pg-copy.ts';
 import { ClickHouseProjection } from '../../projections/clickhouse/projector.ts';
 import { TEST_RESULTS_TABLE, testResultRow } from '../../projections/clickhouse/tables/test-results.ts';
 import { TEST_ERRORS_TABLE, testErrorRow } from '../../projections/clickhouse/tables/test-errors.ts';
@@ -47,14 +48,6 @@ async function feed(projection: Projection, topic: string, batches: PositionedEv
     });
   }
 }
-
-// COPY text format: backslash escapes, \N for NULL.
-const copyValue = (v: unknown): string => {
-  if (v === null || v === undefined) return '\\N';
-  const s = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return s.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
-};
-const copyLine = (values: unknown[]) => values.map(copyValue).join('\t') + '\n';
 
 async function copyBaseline(stack: TestStack, load: Load): Promise<void> {
   const cases = new Set<string>();

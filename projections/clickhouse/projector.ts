@@ -1,6 +1,6 @@
 import { chDateTime, sql, type ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { PositionedEvent, Projection, ProjectionBatch, PublishDeadLetters } from '../kafka/consumer.ts';
+import type { Projection, ProjectionBatch, PublishDeadLetters } from '../kafka/consumer.ts';
 import { applyIsolating, classifyClickHouseError, rejectionReason } from '../kafka/isolate.ts';
 import { RUNS_TABLE, runCreatedRow, runUpdatedRow } from './tables/runs.ts';
 import { TEST_RESULTS_TABLE, testResultRow } from './tables/test-results.ts';
@@ -15,18 +15,30 @@ export const CLICKHOUSE_FACT_TABLES = [TEST_RESULTS_TABLE, RUNS_TABLE, TEST_ERRO
 export const DELETED_PROJECTS_TABLE = 'deleted_projects_v1';
 const OFFSETS_TABLE = 'projection_offsets_v1';
 type Table = (typeof CLICKHOUSE_FACT_TABLES)[number];
+type FactRow = { project_id: string; _partition: number; _offset: number };
+type Pending = { batch: ProjectionBatch; publish?: PublishDeadLetters; resolve: () => void; reject: (err: unknown) => void };
 
 // ClickHouse facts. Rows carry the log position they came from; before writing
-// a partition's batch the projector asks ClickHouse how far each table already
-// got, so a batch replayed after a crash is skipped, never inserted twice
-// (materialised aggregates would double count). One insert per table per batch;
-// the consumer's fetch settings make batches large (DESIGN §4).
+// a batch the projector asks ClickHouse how far each table already got, so a
+// batch replayed after a crash is skipped, never inserted twice (materialised
+// aggregates would double count).
+//
+// The batches of all partitions arrive at once (the consumer hands them over
+// concurrently) and are written as one group: one insert per table for the
+// whole group, then the position of every partition in it. Groups are written
+// one after another, so a run's deletion, which recomputes per-day aggregates
+// from test_results_v1 (tables/derived.ts), never overlaps another insert.
+// Batches that arrive while a group is written form the next group: under
+// load the inserts grow instead of multiplying (ClickHouse wants about one
+// insert per second per table, DESIGN §4).
 export class ClickHouseProjection implements Projection {
   readonly name = CLICKHOUSE_PROJECTION;
   // table → partition → last offset present; '' is projection_offsets_v1.
   private watermarks: Map<string, Map<number, number>> | null = null;
   // Deleted projects seen so far (they never come back): their rows are not inserted.
   private deletedProjects = new Set<string>();
+  private waiting: Pending[] = [];
+  private writing: Promise<void> | null = null;
 
   constructor(private ch: ClickHouse, private topic: string, private logger: Logger) {}
 
@@ -36,49 +48,81 @@ export class ClickHouseProjection implements Projection {
 
   // `publish` is optional for callers that apply batches by hand (tests, tools):
   // without it a refused event fails the batch as any error would.
-  async apply(batch: ProjectionBatch, publish?: PublishDeadLetters): Promise<void> {
-    const { partition, events, lastOffset: last } = batch;
-    const wm = await this.loadWatermarks();
-    if (last <= (wm.get('')?.get(partition) ?? -1)) return; // the whole batch was applied before
-    const seen = (table: Table | '', offset: number) => offset <= Math.max(wm.get(table)?.get(partition) ?? -1, wm.get('')?.get(partition) ?? -1);
+  apply(batch: ProjectionBatch, publish?: PublishDeadLetters): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ batch, publish, resolve, reject });
+      this.writing ??= this.writeGroups();
+    });
+  }
 
-    const rows: Record<Table, Array<{ project_id: string; _offset: number }>> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [], [TEST_ERRORS_TABLE]: [] };
+  private async writeGroups(): Promise<void> {
+    // Let the other partitions' batches of the same fetch join the first group.
+    await new Promise((r) => setImmediate(r));
+    while (this.waiting.length) {
+      // One batch per partition in a group: a partition's batches stay in order.
+      const group: Pending[] = [];
+      const later: Pending[] = [];
+      for (const p of this.waiting) (group.some((g) => g.batch.partition === p.batch.partition) ? later : group).push(p);
+      this.waiting = later;
+      try {
+        await this.writeGroup(group);
+        for (const p of group) p.resolve();
+      } catch (err) {
+        for (const p of group) p.reject(err);
+      }
+    }
+    this.writing = null;
+  }
+
+  private async writeGroup(group: Pending[]): Promise<void> {
+    const wm = await this.loadWatermarks();
+    const applied = (table: Table | '', partition: number) => wm.get(table)?.get(partition) ?? -1;
+    // Batches applied before (a retry after a crash or a failed group) are skipped whole.
+    const todo = group.filter(({ batch }) => batch.lastOffset > applied('', batch.partition));
+    if (todo.length === 0) return;
+    const heartbeat = async () => {
+      await Promise.all(todo.map(({ batch }) => batch.heartbeat?.()));
+    };
+    const seen = (table: Table, partition: number, offset: number) => offset <= Math.max(applied(table, partition), applied('', partition));
+
+    // Rows of each partition stay in offset order, batch after batch.
+    const rows: Record<Table, FactRow[]> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [], [TEST_ERRORS_TABLE]: [] };
     const deletedRuns: string[] = [];
     const deletedProjects: Array<{ project_id: string; deleted_at: string; _partition: number; _offset: number }> = [];
     const deletedHere = new Set<string>();
-    for (const { event: e, offset } of events) {
-      const gone = this.deletedProjects.has(e.projectId) || deletedHere.has(e.projectId);
-      if (gone && e.type !== 'project.deleted') continue; // a late event of a deleted project
-      switch (e.type) {
-        case 'test.reported': {
-          if (!seen(TEST_RESULTS_TABLE, offset)) rows[TEST_RESULTS_TABLE].push(testResultRow(e, partition, offset));
-          const error = seen(TEST_ERRORS_TABLE, offset) ? null : testErrorRow(e, partition, offset);
-          if (error) rows[TEST_ERRORS_TABLE].push(error);
-          break;
-        }
-        case 'run.created':
-          if (!seen(RUNS_TABLE, offset)) rows[RUNS_TABLE].push(runCreatedRow(e, partition, offset));
-          break;
-        case 'run.updated':
-          if (!seen(RUNS_TABLE, offset)) rows[RUNS_TABLE].push(runUpdatedRow(e, partition, offset));
-          break;
-        case 'run.deleted':
-          // A mutation is idempotent, so replaying one is harmless.
-          if (!seen('', offset)) deletedRuns.push(e.data.id);
-          break;
-        case 'project.deleted':
-          deletedHere.add(e.projectId);
-          if (!seen('', offset)) {
-            deletedProjects.push({ project_id: e.projectId, deleted_at: chDateTime(Date.parse(e.data.deletedAt)), _partition: partition, _offset: offset });
+    for (const { batch: { partition, events } } of todo) {
+      for (const { event: e, offset } of events) {
+        const gone = this.deletedProjects.has(e.projectId) || deletedHere.has(e.projectId);
+        if (gone && e.type !== 'project.deleted') continue; // a late event of a deleted project
+        switch (e.type) {
+          case 'test.reported': {
+            if (!seen(TEST_RESULTS_TABLE, partition, offset)) rows[TEST_RESULTS_TABLE].push(testResultRow(e, partition, offset));
+            const error = seen(TEST_ERRORS_TABLE, partition, offset) ? null : testErrorRow(e, partition, offset);
+            if (error) rows[TEST_ERRORS_TABLE].push(error);
+            break;
           }
-          break;
-        case 'suite.reported':
-        case 'artifact.uploaded':
-        case 'test.quarantine_changed':
-          break; // no ClickHouse fact yet
-        default: {
-          const unreachable: never = e;
-          void unreachable;
+          case 'run.created':
+            if (!seen(RUNS_TABLE, partition, offset)) rows[RUNS_TABLE].push(runCreatedRow(e, partition, offset));
+            break;
+          case 'run.updated':
+            if (!seen(RUNS_TABLE, partition, offset)) rows[RUNS_TABLE].push(runUpdatedRow(e, partition, offset));
+            break;
+          case 'run.deleted':
+            // A mutation is idempotent, so replaying one is harmless.
+            if (offset > applied('', partition)) deletedRuns.push(e.data.id);
+            break;
+          case 'project.deleted':
+            deletedHere.add(e.projectId);
+            if (offset > applied('', partition)) deletedProjects.push({ project_id: e.projectId, deleted_at: chDateTime(Date.parse(e.data.deletedAt)), _partition: partition, _offset: offset });
+            break;
+          case 'suite.reported':
+          case 'artifact.uploaded':
+          case 'test.quarantine_changed':
+            break; // no ClickHouse fact yet
+          default: {
+            const unreachable: never = e;
+            void unreachable;
+          }
         }
       }
     }
@@ -87,37 +131,39 @@ export class ClickHouseProjection implements Projection {
     // would fail the insert on every retry and stop the partition: the table's
     // rows are bisected down to the refused ones, whose events are dead-lettered
     // as soon as they are isolated (the watermarks never pass an event that is
-    // neither stored nor dead-lettered) and left out of the later tables. A
-    // failed insert writes nothing, so no row is inserted twice; a table that
-    // accepted an event before a later table refused it keeps that row.
-    const refused = new Set<number>();
-    const byOffset = new Map<number, PositionedEvent>(events.map((pe) => [pe.offset, pe]));
+    // neither stored nor dead-lettered: each partition's rows are tried in
+    // offset order) and left out of the later tables. A failed insert writes
+    // nothing, so no row is inserted twice; a table that accepted an event
+    // before a later table refused it keeps that row.
+    const key = (partition: number, offset: number) => `${partition}:${offset}`;
+    const refused = new Set<string>();
+    const byPosition = new Map(todo.flatMap((p) => p.batch.events.map((pe) => [key(pe.partition, pe.offset), { pe, publish: p.publish }] as const)));
     for (const table of CLICKHOUSE_FACT_TABLES) {
-      const tableRows = refused.size ? rows[table].filter((r) => !refused.has(r._offset)) : rows[table];
+      const tableRows = refused.size ? rows[table].filter((r) => !refused.has(key(r._partition, r._offset))) : rows[table];
       if (tableRows.length === 0) continue;
       await applyIsolating(tableRows, (part) => this.ch.insert(table, part), classifyClickHouseError, async ({ item, error }) => {
+        const { pe, publish } = byPosition.get(key(item._partition, item._offset))!;
         if (!publish) throw error;
-        refused.add(item._offset);
-        const pe = byOffset.get(item._offset)!;
+        refused.add(key(item._partition, item._offset));
         await publish([{ ...pe, reason: rejectionReason(`clickhouse (${table})`, error), step: 'clickhouse.insert' }]);
       });
-      setWatermark(wm, table, partition, last);
-      await batch.heartbeat?.(); // inserts and mutations can outlast the group's session
+      for (const { batch } of todo) setWatermark(wm, table, batch.partition, batch.lastOffset);
+      await heartbeat(); // inserts and mutations can outlast the group's session
     }
     if (deletedRuns.length) {
       for (const table of CLICKHOUSE_FACT_TABLES) {
         await this.ch.command(`ALTER TABLE ${table} DELETE WHERE ${sql.inList('run_id', deletedRuns)}`);
       }
-      await batch.heartbeat?.();
+      await heartbeat();
       await deleteRunsFromDerived(this.ch, deletedRuns);
-      await batch.heartbeat?.();
+      await heartbeat();
     }
-    // Tombstones first, then the deletion: a batch of another partition that
-    // inserts the project's rows meanwhile finds the tombstone afterwards (below).
+    // Tombstones first, then the deletion: rows of the project inserted later
+    // (an event that was late, or a replay) find the tombstone (below).
     await this.ch.insert(DELETED_PROJECTS_TABLE, deletedProjects);
     const purge = deletedProjects.map((d) => d.project_id);
-    // Rows just inserted for a project deleted by another partition meanwhile
-    // (or earlier in a replay) are deleted again: a mutation only covers the
+    // Rows just inserted for a project deleted earlier (in a replay, or by an
+    // event of another partition) are deleted again: a mutation only covers the
     // rows that existed when it was made.
     const inserted = new Set(CLICKHOUSE_FACT_TABLES.flatMap((t) => rows[t].map((r) => r.project_id)));
     const late = inserted.size ? await this.deletedAmong([...inserted]) : [];
@@ -129,10 +175,9 @@ export class ClickHouseProjection implements Projection {
       }
     }
     for (const p of deletedHere) this.deletedProjects.add(p);
-    await this.ch.insert(OFFSETS_TABLE, [
-      { projection: this.name, topic: this.topic, partition, offset: last, updated_at: chDateTime(Date.now()) },
-    ]);
-    setWatermark(wm, '', partition, last);
+    const now = chDateTime(Date.now());
+    await this.ch.insert(OFFSETS_TABLE, todo.map(({ batch }) => ({ projection: this.name, topic: this.topic, partition: batch.partition, offset: batch.lastOffset, updated_at: now })));
+    for (const { batch } of todo) setWatermark(wm, '', batch.partition, batch.lastOffset);
   }
 
   private async deletedAmong(projectIds: string[]): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { withTransaction, type Pool, type Queryable } from '../../lib/pg.ts';
 import type { ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { EventType } from '../../schemas/events.ts';
+import type { EventEnvelope, EventType } from '../../schemas/events.ts';
 import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
 import { PeriodicSweep } from '../periodic-sweep.ts';
@@ -43,8 +43,11 @@ type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; coalesceMs?: 
 // outside the log: every sweepEveryMs it scores again each project whose scores
 // are not as of today, or were computed with other settings or another
 // scoring version, or that has none yet. Readers meanwhile score live.
-export class FlakinessProjection implements Projection {
+export class FlakinessProjection implements Projection<EventEnvelope> {
   readonly name = FLAKINESS_PROJECTION;
+  // Which projects changed is all it reads of an event.
+  readonly reads = 'envelope';
+  readonly handles: ReadonlySet<EventType> = new Set([...CHANGES_SCORES, 'project.deleted']);
   private readonly sweeper: PeriodicSweep;
   private turn: Promise<unknown> = Promise.resolve();
   // A project's next scoring, while it has not started: batches join it.
@@ -71,7 +74,7 @@ export class FlakinessProjection implements Projection {
     await this.opts.onClose?.();
   }
 
-  async apply(batch: ProjectionBatch): Promise<void> {
+  async apply(batch: ProjectionBatch<EventEnvelope>): Promise<void> {
     const deleted = new Set(batch.events.filter(({ event: e }) => e.type === 'project.deleted').map(({ event: e }) => e.projectId));
     const changes = batch.events.filter(({ event: e }) => CHANGES_SCORES.has(e.type) && !deleted.has(e.projectId));
     if (changes.length) {

@@ -5,7 +5,7 @@ import type { ProjectionBatch } from './consumer.ts';
 // consumer keeps its place in the group. Throws at the deadline: the batch is
 // then retried later, with nothing done for it yet.
 export async function waitForProjection(
-  batch: ProjectionBatch, position: () => Promise<number>, offset: number, what: string, opts: { timeoutMs: number; pollMs: number },
+  batch: Pick<ProjectionBatch, 'topic' | 'partition' | 'heartbeat'>, position: () => Promise<number>, offset: number, what: string, opts: { timeoutMs: number; pollMs: number },
 ): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   while ((await position()) < offset) {

@@ -109,6 +109,40 @@ describe('example events through each projector', () => {
     expect(await count('test_results_v1')).toBe(0);
     expect(await count('deleted_projects_v1')).toBe(1);
   });
+
+  it('clickhouse writes the batches of several partitions as one group, and a run deleted among them leaves the others counted once', async () => {
+    const projection = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
+    // A project of its own (the one of the examples was deleted above), two runs on one day and branch.
+    const projectId = 'proj_group_commit';
+    const of = (type: 'run.created' | 'test.reported' | 'run.deleted', runId: string, partition: number, offset: number): PositionedEvent => {
+      const e = structuredClone(EXAMPLE_EVENTS[type]) as any;
+      e.projectId = projectId;
+      e.id = `${e.id}_${runId}_${offset}`;
+      if (type === 'test.reported') Object.assign(e.data, { runId, id: `t_${runId}_${offset}` });
+      else e.data.id = runId;
+      return { partition, offset, event: e, message: { key: null, value: Buffer.from(JSON.stringify(e)), headers: {} } };
+    };
+    const batch = (partition: number, events: PositionedEvent[]) =>
+      ({ topic: stack.config.topic, partition, events, lastOffset: events.at(-1)!.offset });
+    await projection.apply(batch(5, [of('run.created', 'run_gone', 5, 0), of('test.reported', 'run_gone', 5, 1), of('test.reported', 'run_gone', 5, 2)]));
+    // As the consumer hands them over: concurrently, one batch per partition.
+    await Promise.all([
+      projection.apply(batch(5, [of('run.deleted', 'run_gone', 5, 3)])),
+      projection.apply(batch(6, [of('run.created', 'run_kept', 6, 0), ...[1, 2, 3].map((o) => of('test.reported', 'run_kept', 6, o))])),
+      projection.apply(batch(7, [of('run.created', 'run_also', 7, 0), of('test.reported', 'run_also', 7, 1)])),
+    ]);
+    await waitForMutations(stack.ch);
+    const daily = await stack.ch.select<{ executions: string }>(
+      `SELECT toString(countMerge(executions)) AS executions FROM project_daily_v1 WHERE project_id = '${projectId}'`,
+    );
+    const facts = await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM test_results_v1 WHERE project_id = '${projectId}'`);
+    expect(facts[0]!.n).toBe('4');
+    expect(daily[0]!.executions).toBe('4');
+    const positions = await stack.ch.select<{ partition: number; offset: string }>(
+      `SELECT partition, toString(max(offset)) AS offset FROM projection_offsets_v1 WHERE partition IN (5, 6, 7) GROUP BY partition ORDER BY partition`,
+    );
+    expect(positions).toEqual([{ partition: 5, offset: '3' }, { partition: 6, offset: '3' }, { partition: 7, offset: '1' }]);
+  });
 });
 
 describe('a poison message on the log', () => {

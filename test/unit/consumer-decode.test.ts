@@ -3,7 +3,7 @@ import { decode, wanted } from '../../projections/kafka/consumer.ts';
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
 
 const handles = new Set(['run.updated', 'project.deleted']);
-const asIngestWrites = (e: { id: string; type: string }) => ({
+const asIngestWrites = (e: { id: string; type: string; [k: string]: unknown }) => ({
   key: null, value: Buffer.from(JSON.stringify(e)), headers: { 'event-type': Buffer.from(e.type), 'event-id': Buffer.from(e.id) },
 });
 
@@ -19,5 +19,25 @@ describe('reading only the events a projection handles', () => {
     expect(wanted({ key: null, value: Buffer.from('{"type":"test.reported"}'), headers: {} }, handles)).toBe(true);
     expect(wanted({ key: null, value: Buffer.from('not json'), headers: {} }, handles)).toBe(true);
     expect(wanted({ key: null, value: null, headers: {} }, handles)).toBe(true);
+  });
+});
+
+describe('decoding only the envelope', () => {
+  it('checks the envelope, leaves data unread and does not hand it over', () => {
+    for (const e of Object.values(EXAMPLE_EVENTS)) {
+      const d = decode(asIngestWrites(e), 'envelope');
+      expect(d, e.type).toEqual({ ok: true, event: expect.objectContaining({ id: e.id, type: e.type, projectId: e.projectId }) });
+      expect(d.ok && 'data' in d.event).toBe(false);
+    }
+    const result = EXAMPLE_EVENTS['test.reported'];
+    // A result whose data is wrong: only a projection that reads data refuses it.
+    const badData = asIngestWrites({ ...result, data: { ...result.data, duration: -1 } });
+    expect(decode(badData)).toMatchObject({ ok: false });
+    expect(decode(badData, 'envelope')).toMatchObject({ ok: true });
+    // A wrong envelope is refused either way.
+    for (const bad of [{ ...result, projectId: 'nope' }, { ...result, type: 'test.exploded' }]) {
+      expect(decode(asIngestWrites(bad), 'envelope')).toMatchObject({ ok: false });
+    }
+    expect(decode({ key: null, value: Buffer.from('not json'), headers: {} }, 'envelope')).toMatchObject({ ok: false });
   });
 });

@@ -44,8 +44,9 @@ export const DERIVED_SNAPSHOTS: Record<(typeof CLICKHOUSE_DERIVED_TABLES)[number
 // this does the same work again and ends in the same state. The caller has
 // already deleted the runs' rows from the fact tables.
 //
-// It assumes one writer per day row while it runs: the ClickHouse projector
-// applies one batch at a time, and runs as one process (docs/flakiness.md).
+// It assumes no other insert while it runs: the ClickHouse projector writes
+// one group of batches at a time (it calls this after the group's inserts),
+// and runs as one process (docs/flakiness.md).
 export async function deleteRunsFromDerived(ch: ClickHouse, runIds: string[]): Promise<void> {
   const days = await ch.select<{ project_id: string; branch: string; first: string; last: string }>(
     `SELECT project_id, anyMerge(branch) AS branch, toString(toDate(minMerge(first_at))) AS first,

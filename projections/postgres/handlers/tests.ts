@@ -1,4 +1,5 @@
 import type { PoolClient } from '../../../lib/pg.ts';
+import { copyInto, copyLine } from '../../../lib/pg-copy.ts';
 import type { Step } from '../../../schemas/common.ts';
 import type { EventOf } from '../../../schemas/events.ts';
 import type { Outcome } from '../outcome.ts';
@@ -27,10 +28,14 @@ const COUNTED: Record<string, (typeof COUNTERS)[number]> = {
 
 export type ReportedTest = { event: EventOf<'test.reported'>; offset: number };
 
-const json = (v: unknown) => JSON.stringify(v);
+const TEST_COLUMNS = ['id', 'run_id', 'project_id', 'test_case_id', 'suite_id', 'title', 'full_title', 'file_path', 'line_number',
+  'variant', 'status', 'duration', 'retries', 'attempt', 'is_flaky', 'tags', 'annotations', 'error', 'attempts', 'stdout', 'stderr',
+  'started_at', 'created_at', 'seq'];
+const STEP_COLUMNS = ['test_id', 'idx', 'parent_idx', 'depth', 'title', 'category', 'status', 'duration', 'error'];
 
 // A run of consecutive test.reported events of one batch, applied set-based:
-// one statement per table, whatever the number of results (issue 15 §1). The
+// one statement per table, whatever the number of results (issue 15 §1):
+// COPY for the tests and their steps, unnest for the rest. The
 // effect is the one of applying them one by one in log order:
 //   - a result whose run is unknown (or deleted) is dropped;
 //   - a result already stored (a replay, a duplicate) changes nothing at all;
@@ -55,26 +60,20 @@ export async function testsReported(tx: PoolClient, items: readonly ReportedTest
   if (byId.size === 0) return outcomes;
   const fresh = [...byId.values()];
 
-  const col = <T>(f: (t: ReportedTest) => T) => fresh.map(f);
-  const inserted = await tx.query(
-    `INSERT INTO tests (id, run_id, project_id, test_case_id, suite_id, title, full_title, file_path, line_number, variant,
-       status, duration, retries, attempt, is_flaky, tags, annotations, error, attempts, stdout, stderr, started_at, created_at, seq)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-       $9::int[], $10::text[], $11::text[], $12::int[], $13::int[], $14::int[], $15::boolean[], $16::jsonb[], $17::jsonb[],
-       $18::jsonb[], $19::jsonb[], $20::text[], $21::text[], $22::timestamptz[], $23::timestamptz[], $24::bigint[])
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id`,
-    [col((t) => t.event.data.id), col((t) => t.event.data.runId), col((t) => t.event.projectId), col((t) => t.event.data.testCaseId),
-      col((t) => t.event.data.suiteId), col((t) => t.event.data.title), col((t) => t.event.data.fullTitle), col((t) => t.event.data.filePath),
-      col((t) => t.event.data.lineNumber), col((t) => t.event.data.variant), col((t) => t.event.data.status), col((t) => t.event.data.duration),
-      col((t) => t.event.data.retries), col((t) => t.event.data.attempt), col((t) => t.event.data.isFlaky), col((t) => json(t.event.data.tags)),
-      col((t) => json(t.event.data.annotations)), col((t) => (t.event.data.error ? json(t.event.data.error) : null)),
-      col((t) => json(t.event.data.attempts)), col((t) => t.event.data.stdout), col((t) => t.event.data.stderr),
-      col((t) => t.event.data.startedAt), col((t) => t.event.data.createdAt), col((t) => t.offset)],
+  // Results already stored (a replay, a duplicate) are left out; the rest are
+  // written with COPY. A result id is made by ingest, so only its own event,
+  // on its own partition (applied one batch at a time), can store it again.
+  const existing = new Set<string>(
+    (await tx.query('SELECT id FROM tests WHERE id = ANY($1::text[])', [[...byId.keys()]])).rows.map((r) => r.id as string),
   );
-  if (!inserted.rowCount) return outcomes;
-  const insertedIds = new Set(inserted.rows.map((r) => r.id as string));
-  const stored = fresh.filter((t) => insertedIds.has(t.event.data.id));
+  const stored = fresh.filter((t) => !existing.has(t.event.data.id));
+  if (stored.length === 0) return outcomes;
+  await copyInto(tx, 'tests', TEST_COLUMNS, stored.map(({ event: e, offset }) => {
+    const d = e.data;
+    return copyLine([d.id, d.runId, e.projectId, d.testCaseId, d.suiteId, d.title, d.fullTitle, d.filePath, d.lineNumber, d.variant,
+      d.status, d.duration, d.retries, d.attempt, d.isFlaky, d.tags, d.annotations, d.error, d.attempts, d.stdout, d.stderr,
+      d.startedAt, d.createdAt, offset]);
+  }));
 
   await addToRunCounters(tx, stored);
   await insertSteps(tx, stored);
@@ -102,21 +101,13 @@ async function addToRunCounters(tx: PoolClient, stored: readonly ReportedTest[])
 }
 
 async function insertSteps(tx: PoolClient, stored: readonly ReportedTest[]): Promise<void> {
-  const testId: string[] = [], idx: number[] = [], parent: Array<number | null> = [], depth: number[] = [], title: string[] = [];
-  const category: string[] = [], status: string[] = [], duration: number[] = [], error: Array<string | null> = [];
+  const lines: string[] = [];
   for (const { event: { data: d } } of stored) {
     for (const s of flattenSteps(d.steps)) {
-      testId.push(d.id); idx.push(s.idx); parent.push(s.parentIdx); depth.push(s.depth); title.push(s.step.title);
-      category.push(s.step.category); status.push(s.step.status); duration.push(s.step.duration);
-      error.push(s.step.error ? json(s.step.error) : null);
+      lines.push(copyLine([d.id, s.idx, s.parentIdx, s.depth, s.step.title, s.step.category, s.step.status, s.step.duration, s.step.error]));
     }
   }
-  if (testId.length === 0) return;
-  await tx.query(
-    `INSERT INTO test_steps (test_id, idx, parent_idx, depth, title, category, status, duration, error)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::int[], $9::jsonb[])`,
-    [testId, idx, parent, depth, title, category, status, duration, error],
-  );
+  await copyInto(tx, 'test_steps', STEP_COLUMNS, lines);
 }
 
 // Test cases span runs, and so partitions: first/last seen are kept with
