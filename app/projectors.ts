@@ -30,7 +30,7 @@ export async function startProjection(name: ProjectionName, config: Config, logg
   await verifyTopicIdentity(name, config, logger);
   const kafka = createKafka(config, `runledger-projection-${name}`);
   let projection: Projection | Projection<EventEnvelope>;
-  let fetch: { minBytes: number; maxWaitTimeInMs: number; partitionsConsumedConcurrently?: number };
+  let fetch: { minBytes: number; maxWaitTimeInMs: number; maxBytes?: number; maxBytesPerPartition?: number; partitionsConsumedConcurrently?: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
   // The Postgres projection holds one connection per partition it applies at once.
   const pool = createPool(config.pgUrl, name === 'postgres' ? config.topicPartitions + 1 : name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
@@ -64,7 +64,12 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     // Scoring a project costs the same for one result as for thousands: fewer,
     // bigger batches, and the batches of every partition at once so that they
     // share one scoring per project (FlakinessProjection coalesces them).
-    fetch = { minBytes: 64 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
+    // A fetch costs one scoring whatever its size, so its fetches are as big as
+    // kafkajs' defaults (it keeps only the envelopes of what it fetched).
+    fetch = {
+      minBytes: 64 * 1024, maxWaitTimeInMs: 1000, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 4 * 1024 * 1024,
+      partitionsConsumedConcurrently: config.topicPartitions,
+    };
   } else if (name === 'webhooks') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     // The sender runs beside the dispatcher, in this process, from Postgres.

@@ -64,6 +64,8 @@ export type ConsumerOptions = {
   // Fetch shaping: a projection that prefers big batches waits longer for them.
   minBytes?: number;
   maxWaitTimeInMs?: number;
+  maxBytes?: number;
+  maxBytesPerPartition?: number;
   // Batches of this many partitions at once (each partition stays in order):
   // for a projection that coalesces the work of concurrent batches.
   partitionsConsumedConcurrently?: number;
@@ -83,13 +85,13 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
     groupId: opts.groupId,
     minBytes: opts.minBytes ?? 1,
     maxWaitTimeInMs: opts.maxWaitTimeInMs ?? 100,
-    // Smaller fetches than kafkajs' defaults (10 MB, 1 MB per partition... up
-    // to 4 MB here before): during a catch-up each fetch response and its
-    // decoded events are what a projector holds, and smaller ones kept peak
-    // RSS ~50 MB lower at the same rate (docs/scaling.md). A message larger
-    // than these is still fetched whole (the broker returns at least one).
-    maxBytes: 2 * 1024 * 1024,
-    maxBytesPerPartition: 1024 * 1024,
+    // Smaller fetches than kafkajs' defaults (10 MB in all, 1 MB per partition;
+    // 4 MB here before): during a catch-up each fetch response and its decoded
+    // events are what a projector holds, and smaller ones kept peak RSS ~50 MB
+    // lower at the same rate (docs/scaling.md). A message larger than these is
+    // still fetched whole (the broker returns at least one).
+    maxBytes: opts.maxBytes ?? 2 * 1024 * 1024,
+    maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: Math.floor((opts.sessionTimeoutMs ?? 30_000) / 10),
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
