@@ -20,6 +20,8 @@ export function Layout({ children }: { children: ComponentChildren }) {
   const [location] = useLocation();
   const projectId = currentProjectId(location);
   const project = useApi<Project>(projectId ? `/api/projects/${projectId}` : null, undefined, { staleTime: 60_000, retry: false });
+  // A remembered project that is gone (deleted, or access lost) is forgotten, so it is asked for once.
+  if (project.error && !location.startsWith('/projects/') && localStorage.getItem('rl.project') === projectId) localStorage.removeItem('rl.project');
   const pid = project.data?.id;
   const nav = (href: string, label: string) => (
     <li><Link href={href} aria-current={location === href ? 'page' : undefined}>{label}</Link></li>
