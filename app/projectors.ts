@@ -52,7 +52,12 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     // Bigger, rarer inserts: ClickHouse wants about one insert per second per
     // table. Every partition's batch at once: the projection writes them as one
     // group (one insert per table), so inserts do not multiply with partitions.
-    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000, partitionsConsumedConcurrently: config.topicPartitions };
+    // Fetches as big as kafkajs' defaults: a smaller group makes smaller
+    // inserts, and ClickHouse's CPU per row grew by half with 2 MB groups.
+    fetch = {
+      minBytes: 256 * 1024, maxWaitTimeInMs: 1000, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 4 * 1024 * 1024,
+      partitionsConsumedConcurrently: config.topicPartitions,
+    };
   } else if (name === 'flakiness') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const scorer = new FlakinessProjection(pool, ch, logger, {
