@@ -6,7 +6,7 @@ import { compressText, htmlSecurityHeaders, IMMUTABLE, inlineScriptHashes, isApi
 // The dashboard (web/, built by Vite into RUNLEDGER_WEB_DIR) at /: hashed files
 // under /assets/ cached for a year, everything else revalidated; any other GET
 // of a page (Accept: text/html) outside the API answers index.html, so the
-// app's own URLs can be opened and shared. Mounted after the API's routers: it
+// app's own URLs can be opened and shared; `/` answers it to any client. Mounted after the API's routers: it
 // sees only what none of them answered.
 export function dashboard(webDir: string): Middleware {
   const compressing = compressText();
@@ -32,7 +32,11 @@ export function dashboard(webDir: string): Middleware {
     }
     // Unhashed files of Vite's public/ (favicon, robots.txt): revalidated.
     if (path !== '/' && path !== '/index.html' && !path.endsWith('/') && (await sendFile(ctx, webDir, path.slice(1), REVALIDATE))) return true;
-    if (!wantsHtml(ctx)) return false;
+    // `/` is the dashboard whatever the client accepts (curl, a load balancer's
+    // probe); the app's other URLs only for a page request: elsewhere a client
+    // expecting JSON gets the API's 404.
+    const entry = path === '/' || path === '/index.html';
+    if (!entry && !wantsHtml(ctx)) return false;
     if (!existsSync(index)) {
       notBuilt(ctx, webDir);
       return true;

@@ -121,6 +121,12 @@ describe('the dashboard at /', () => {
   });
 
   it('answers a non-page request for an unknown path 404 JSON, and serves public files revalidated', async () => {
+    // `/` is the dashboard for any client (curl sends Accept: */*).
+    for (const accept of ['*/*', 'application/json']) {
+      const root = await page('/', { accept });
+      expect(root.status, accept).toBe(200);
+      expect(await root.text()).toBe(INDEX);
+    }
     const res = await page('/runs', { accept: 'application/json' });
     expect(res.status).toBe(404);
     expect((await res.json()).error.code).toBe('not_found');
