@@ -68,6 +68,10 @@ export class ClickHouseProjection implements Projection {
         await this.writeGroup(group);
         for (const p of group) p.resolve();
       } catch (err) {
+        // A failed request may still have been applied (the server finished the
+        // insert, the answer was lost): the retry asks ClickHouse again how far
+        // each table got instead of trusting what this process last knew.
+        this.watermarks = null;
         for (const p of group) p.reject(err);
       }
     }

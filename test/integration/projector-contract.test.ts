@@ -143,6 +143,35 @@ describe('example events through each projector', () => {
     );
     expect(positions).toEqual([{ partition: 5, offset: '3' }, { partition: 6, offset: '3' }, { partition: 7, offset: '1' }]);
   });
+
+  it('clickhouse inserts nothing twice when an insert was applied but its answer was lost', async () => {
+    const projectId = 'proj_lost_answer';
+    const of = (type: 'run.created' | 'test.reported', offset: number): PositionedEvent => {
+      const e = structuredClone(EXAMPLE_EVENTS[type]) as any;
+      Object.assign(e, { projectId, id: `${e.id}_lost_${offset}` });
+      if (type === 'test.reported') Object.assign(e.data, { runId: 'run_lost', id: `t_lost_${offset}` });
+      else e.data.id = 'run_lost';
+      return { partition: 8, offset, event: e, message: { key: null, value: Buffer.from(JSON.stringify(e)), headers: {} } };
+    };
+    // The results' insert lands, then the request fails as a dropped connection would.
+    let lost = false;
+    const ch = Object.create(stack.ch, {
+      insert: { value: async (table: string, rows: object[]) => {
+        await stack.ch.insert(table, rows);
+        if (table === 'test_results_v1' && !lost) {
+          lost = true;
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        }
+      } },
+    });
+    const projection = new ClickHouseProjection(ch, stack.config.topic, logger);
+    const batch = { topic: stack.config.topic, partition: 8, events: [of('run.created', 0), of('test.reported', 1), of('test.reported', 2)], lastOffset: 2 };
+    await expect(projection.apply(batch)).rejects.toThrow('socket hang up');
+    await projection.apply(batch); // the consumer's retry
+    const [facts] = await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM test_results_v1 WHERE project_id = '${projectId}'`);
+    const [daily] = await stack.ch.select<{ n: string }>(`SELECT toString(countMerge(executions)) AS n FROM project_daily_v1 WHERE project_id = '${projectId}'`);
+    expect([facts!.n, daily!.n]).toEqual(['2', '2']);
+  });
 });
 
 describe('a poison message on the log', () => {
