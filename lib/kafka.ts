@@ -51,9 +51,20 @@ export async function ensureTopics(admin: Admin, config: Config): Promise<void> 
 }
 
 // Offsets one past the last message of every partition of a topic.
+// Just after a topic is created, or while a partition's leader moves, the
+// broker may answer NOT_LEADER_FOR_PARTITION, which kafkajs's admin passes on
+// (seen in CI): a retriable error is retried a few times with fresh metadata.
 export async function topicEnds(admin: Admin, topic: string): Promise<Map<number, number>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+      await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+    }
+  }
 }
 
 const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
