@@ -54,11 +54,10 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     // group (one insert per table), so inserts do not multiply with partitions.
     // Fetches as big as kafkajs' defaults: a smaller group makes smaller
     // inserts, and ClickHouse's CPU per row grew by half with 2 MB groups.
-    // One partition at a time, so a group is one batch: with every partition's
-    // batch at once (faster: docs/scaling.md), the ClickHouse-outage fault test
-    // found 1,300 results inserted twice after the consumer's crash and restart,
-    // a cause not found yet.
-    fetch = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 4 * 1024 * 1024 };
+    fetch = {
+      minBytes: 256 * 1024, maxWaitTimeInMs: 1000, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 4 * 1024 * 1024,
+      partitionsConsumedConcurrently: config.topicPartitions,
+    };
   } else if (name === 'flakiness') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const scorer = new FlakinessProjection(pool, ch, logger, {

@@ -151,7 +151,7 @@ export class ClickHouseProjection implements Projection {
         refused.add(key(item._partition, item._offset));
         await publish([{ ...pe, reason: rejectionReason(`clickhouse (${table})`, error), step: 'clickhouse.insert' }]);
       });
-      for (const { batch } of todo) setWatermark(wm, table, batch.partition, batch.lastOffset);
+      for (const { batch } of todo) raiseWatermark(wm, table, batch.partition, batch.lastOffset);
       await heartbeat(); // inserts and mutations can outlast the group's session
     }
     if (deletedRuns.length) {
@@ -181,7 +181,7 @@ export class ClickHouseProjection implements Projection {
     for (const p of deletedHere) this.deletedProjects.add(p);
     const now = chDateTime(Date.now());
     await this.ch.insert(OFFSETS_TABLE, todo.map(({ batch }) => ({ projection: this.name, topic: this.topic, partition: batch.partition, offset: batch.lastOffset, updated_at: now })));
-    for (const { batch } of todo) setWatermark(wm, '', batch.partition, batch.lastOffset);
+    for (const { batch } of todo) raiseWatermark(wm, '', batch.partition, batch.lastOffset);
   }
 
   private async deletedAmong(projectIds: string[]): Promise<string[]> {
@@ -212,7 +212,11 @@ export class ClickHouseProjection implements Projection {
   }
 }
 
-function setWatermark(wm: Map<string, Map<number, number>>, table: string, partition: number, offset: number) {
+// A watermark only moves forward: a batch fetched again after a failure can
+// end before rows a table already holds (its first attempt inserted them), and
+// lowering the mark to that batch's end would insert those rows again.
+function raiseWatermark(wm: Map<string, Map<number, number>>, table: string, partition: number, offset: number) {
   if (!wm.has(table)) wm.set(table, new Map());
-  wm.get(table)!.set(partition, offset);
+  const marks = wm.get(table)!;
+  marks.set(partition, Math.max(marks.get(partition) ?? -1, offset));
 }

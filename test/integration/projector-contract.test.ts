@@ -172,6 +172,45 @@ describe('example events through each projector', () => {
     const [daily] = await stack.ch.select<{ n: string }>(`SELECT toString(countMerge(executions)) AS n FROM project_daily_v1 WHERE project_id = '${projectId}'`);
     expect([facts!.n, daily!.n]).toEqual(['2', '2']);
   });
+
+  it('clickhouse inserts nothing twice when a failed batch comes again shorter', async () => {
+    // As the ClickHouse-outage fault test saw it: a batch's results landed, a
+    // later step failed (the group's coordinator forgot the member), and the
+    // consumer fetched the partition again as a shorter batch, then the rest.
+    const projectId = 'proj_shorter_retry';
+    const of = (type: 'run.created' | 'test.reported', offset: number, partition = 9): PositionedEvent => {
+      const e = structuredClone(EXAMPLE_EVENTS[type]) as any;
+      Object.assign(e, { projectId, id: `${e.id}_short_${partition}_${offset}` });
+      if (type === 'test.reported') Object.assign(e.data, { runId: `run_short_${partition}`, id: `t_short_${partition}_${offset}` });
+      else e.data.id = `run_short_${partition}`;
+      return { partition, offset, event: e, message: { key: null, value: Buffer.from(JSON.stringify(e)), headers: {} } };
+    };
+    let failed = false;
+    const ch = Object.create(stack.ch, {
+      insert: { value: async (table: string, rows: object[]) => {
+        if (table === 'runs_v1' && !failed) {
+          failed = true;
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        }
+        await stack.ch.insert(table, rows);
+      } },
+    });
+    const projection = new ClickHouseProjection(ch, stack.config.topic, logger);
+    const events = [of('run.created', 0), ...[1, 2, 3, 4, 5].map((o) => of('test.reported', o))];
+    const topic = stack.config.topic;
+    await expect(projection.apply({ topic, partition: 9, events, lastOffset: 5 })).rejects.toThrow('socket hang up');
+    // The short batch comes with another partition's: that one's results are
+    // inserted in the same group.
+    const other = [of('run.created', 0, 10), of('test.reported', 1, 10)];
+    await Promise.all([
+      projection.apply({ topic, partition: 9, events: events.slice(0, 3), lastOffset: 2 }),
+      projection.apply({ topic, partition: 10, events: other, lastOffset: 1 }),
+    ]);
+    await projection.apply({ topic, partition: 9, events: events.slice(3), lastOffset: 5 });
+    const [facts] = await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM test_results_v1 WHERE project_id = '${projectId}'`);
+    const [runs] = await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM runs_v1 WHERE project_id = '${projectId}'`);
+    expect([facts!.n, runs!.n]).toEqual(['6', '2']);
+  });
 });
 
 describe('a poison message on the log', () => {
