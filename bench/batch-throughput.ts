@@ -66,7 +66,7 @@ function post(agent: http.Agent, path: string, key: string, body: string): Promi
 
 async function startApi(env: Record<string, string>): Promise<ChildProcess> {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  // As ops/up starts the API (API_NODE_FLAGS there).
+  // As ops/up starts the API (NODE_FLAGS there).
   const nodeFlags = (process.env.BENCH_API_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', 'ops/run/api.ts'], {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],

@@ -158,9 +158,10 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
       ...Object.fromEntries(['BATCH', 'RUNS_WRITE', 'RUNS_READ', 'TESTS_READ', 'TESTS_WRITE', 'OTHER'].map((g) => [`RUNLEDGER_RATE_LIMIT_${g}`, '1000000000'])),
     };
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    // As ops/up starts the API (API_NODE_FLAGS there).
-    procs.set('api', startNode('api', ['ops/run/api.ts'], procEnv, ['--max-semi-space-size=32']));
-    const startProjector = (n: ProjectionName) => procs.set(n, startNode(n, ['ops/run/projector.ts', n], procEnv));
+    // As ops/up starts them (NODE_FLAGS there); BENCH_NODE_FLAGS replaces them to compare.
+    const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean);
+    procs.set('api', startNode('api', ['ops/run/api.ts'], procEnv, nodeFlags));
+    const startProjector = (n: ProjectionName) => procs.set(n, startNode(n, ['ops/run/projector.ts', n], procEnv, nodeFlags));
     for (const n of PROJECTION_NAMES) startProjector(n);
     for (let i = 0; ; i++) {
       if (await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)) break;
