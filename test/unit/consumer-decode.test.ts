@@ -40,4 +40,30 @@ describe('decoding only the envelope', () => {
     }
     expect(decode({ key: null, value: Buffer.from('not json'), headers: {} }, 'envelope')).toMatchObject({ ok: false });
   });
+
+  it('reads the envelope of events in other key orders, or with "data" inside strings and objects, as a full parse does', () => {
+    const result = EXAMPLE_EVENTS['test.reported'];
+    const { data, ...envelope } = result;
+    const raw = (text: string) => ({ key: null, value: Buffer.from(text), headers: {} });
+    const full = (text: string) => {
+      const d = decode(raw(text), 'envelope');
+      return d.ok ? d.event : d;
+    };
+    const expected = { ...envelope };
+    // data first, data in the middle, a correlation id that holds the cut sequence
+    expect(full(JSON.stringify({ data, ...envelope }))).toEqual(expected);
+    const { correlationId, ...rest } = envelope;
+    expect(full(JSON.stringify({ ...rest, data, correlationId }))).toEqual(expected);
+    const tricky = { ...envelope, correlationId: 'x","data":{' };
+    expect(full(JSON.stringify({ ...tricky, data }))).toEqual({ ...tricky });
+    // a nested "data" key before the envelope's own keys end
+    expect(full(JSON.stringify({ ...rest, actor: { ...envelope.actor }, data: { data: 1, ...data }, correlationId }))).toEqual(expected);
+    // a wrong envelope after the cut is still refused
+    expect(decode(raw(JSON.stringify({ ...rest, data, correlationId: 42 })), 'envelope')).toMatchObject({ ok: false });
+    // Bytes past the envelope are not read: data that is not even JSON is, as
+    // wrong data is, refused by the projections that read data.
+    const cutShort = raw(JSON.stringify({ ...envelope, data }).slice(0, -1));
+    expect(decode(cutShort, 'envelope')).toMatchObject({ ok: true });
+    expect(decode(cutShort)).toMatchObject({ ok: false });
+  });
 });
