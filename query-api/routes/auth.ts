@@ -14,7 +14,7 @@ import { invitations } from '../../domain/pg/invitations.ts';
 import { users, userView, type UserRow } from '../../domain/pg/users.ts';
 import { acceptInvitation } from '../services/invitations.ts';
 import { requestIdOf } from './support.ts';
-import { meOf } from './users.ts';
+import { meOf } from '../../domain/accounts/me.ts';
 import { cookieSessionOf } from '../../lib/http/session.ts';
 
 // First-run bootstrap, login, and joining by invitation (Tripwire reference,

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { AppError } from '../../lib/errors.ts';
 import { newId } from '../../schemas/ids.ts';
-import { withTransaction, type Queryable } from '../../lib/pg.ts';
+import { withTransaction } from '../../lib/pg.ts';
 import { parse } from '../../lib/http/errors.ts';
 import { requireInstanceAdmin, requireUser, signUserToken } from '../../domain/accounts/auth.ts';
 import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
@@ -9,23 +9,10 @@ import type { AppDeps } from '../../domain/app-deps.ts';
 import { actorOf } from '../../domain/events.ts';
 import { PasswordChangeBody, UserCreateBody, UsersQuery, MePatchBody } from '../../schemas/accounts.ts';
 import { users, userView } from '../../domain/pg/users.ts';
-import { teams } from '../../domain/pg/teams.ts';
 import { audit } from '../../domain/pg/audit.ts';
-import { cookieSessionOf, revokeJwt, type CookieSession } from '../../lib/http/session.ts';
+import { cookieSessionOf, revokeJwt } from '../../lib/http/session.ts';
 import { listBody, requestIdOf } from './support.ts';
-
-// Who am I (GET /api/auth/me, GET /api/auth/session): the user with their teams
-// and roles, and, for a cookie session, its CSRF token. Null for a user that is gone.
-export async function meOf(db: Queryable, userId: string, cookie: CookieSession | undefined) {
-  const user = await users.byId(db, userId);
-  if (!user) return null;
-  const memberships = await teams.ofUser(db, user.id);
-  return {
-    ...userView(user),
-    teams: memberships.map((t) => ({ id: t.id, name: t.name, role: t.role })),
-    ...(cookie ? { csrfToken: cookie.csrfToken } : {}),
-  };
-}
+import { meOf } from '../../domain/accounts/me.ts';
 
 // People: who am I, the instance's users (its administrators create them), and
 // changing one's password, which ends every other session.
