@@ -6,6 +6,7 @@ import { runBody, testBody } from '../support/fixtures.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { PostgresProjection } from '../../projections/postgres/projector.ts';
 import { ClickHouseProjection } from '../../projections/clickhouse/projector.ts';
+import type { ClickHouse } from '../../lib/clickhouse.ts';
 import { waitForMutations } from '../../projections/reset.ts';
 import { CLICKHOUSE_DERIVED_TABLES, DERIVED_SNAPSHOTS } from '../../projections/clickhouse/tables/derived.ts';
 import type { DeadLetter, PositionedEvent } from '../../projections/kafka/consumer.ts';
@@ -19,6 +20,29 @@ const logger = createLogger('contract', 'silent');
 const positioned = (type: EventType, offset: number): PositionedEvent => {
   const event = EXAMPLE_EVENTS[type];
   return { partition: 0, offset, event, message: { key: null, value: Buffer.from(JSON.stringify(event)), headers: {} } };
+};
+// An example event moved to a project and run of its own, at a position of its own.
+const ofRun = (projectId: string, runId: string, type: 'run.created' | 'test.reported' | 'run.deleted', partition: number, offset: number): PositionedEvent => {
+  const e = structuredClone(EXAMPLE_EVENTS[type]) as any;
+  Object.assign(e, { projectId, id: `${e.id}_${runId}_${offset}` });
+  if (type === 'test.reported') Object.assign(e.data, { runId, id: `t_${runId}_${offset}` });
+  else e.data.id = runId;
+  return { partition, offset, event: e, message: { key: null, value: Buffer.from(JSON.stringify(e)), headers: {} } };
+};
+// `ch` whose first insert into `table` fails as a dropped connection would,
+// after its rows landed (the answer lost) or before.
+const failingOnce = (ch: ClickHouse, table: string, rowsLand: boolean): ClickHouse => {
+  let failed = false;
+  return Object.create(ch, {
+    insert: { value: async (t: string, rows: object[]) => {
+      const fail = t === table && !failed;
+      if (!fail || rowsLand) await ch.insert(t, rows);
+      if (fail) {
+        failed = true;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      }
+    } },
+  });
 };
 
 // Every example event of schemas/ through every projector (DESIGN §2).
@@ -114,14 +138,8 @@ describe('example events through each projector', () => {
     const projection = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
     // A project of its own (the one of the examples was deleted above), two runs on one day and branch.
     const projectId = 'proj_group_commit';
-    const of = (type: 'run.created' | 'test.reported' | 'run.deleted', runId: string, partition: number, offset: number): PositionedEvent => {
-      const e = structuredClone(EXAMPLE_EVENTS[type]) as any;
-      e.projectId = projectId;
-      e.id = `${e.id}_${runId}_${offset}`;
-      if (type === 'test.reported') Object.assign(e.data, { runId, id: `t_${runId}_${offset}` });
-      else e.data.id = runId;
-      return { partition, offset, event: e, message: { key: null, value: Buffer.from(JSON.stringify(e)), headers: {} } };
-    };
+    const of = (type: 'run.created' | 'test.reported' | 'run.deleted', runId: string, partition: number, offset: number) =>
+      ofRun(projectId, runId, type, partition, offset);
     const batch = (partition: number, events: PositionedEvent[]) =>
       ({ topic: stack.config.topic, partition, events, lastOffset: events.at(-1)!.offset });
     await projection.apply(batch(5, [of('run.created', 'run_gone', 5, 0), of('test.reported', 'run_gone', 5, 1), of('test.reported', 'run_gone', 5, 2)]));
@@ -146,25 +164,9 @@ describe('example events through each projector', () => {
 
   it('clickhouse inserts nothing twice when an insert was applied but its answer was lost', async () => {
     const projectId = 'proj_lost_answer';
-    const of = (type: 'run.created' | 'test.reported', offset: number): PositionedEvent => {
-      const e = structuredClone(EXAMPLE_EVENTS[type]) as any;
-      Object.assign(e, { projectId, id: `${e.id}_lost_${offset}` });
-      if (type === 'test.reported') Object.assign(e.data, { runId: 'run_lost', id: `t_lost_${offset}` });
-      else e.data.id = 'run_lost';
-      return { partition: 8, offset, event: e, message: { key: null, value: Buffer.from(JSON.stringify(e)), headers: {} } };
-    };
+    const of = (type: 'run.created' | 'test.reported', offset: number) => ofRun(projectId, 'run_lost', type, 8, offset);
     // The results' insert lands, then the request fails as a dropped connection would.
-    let lost = false;
-    const ch = Object.create(stack.ch, {
-      insert: { value: async (table: string, rows: object[]) => {
-        await stack.ch.insert(table, rows);
-        if (table === 'test_results_v1' && !lost) {
-          lost = true;
-          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-        }
-      } },
-    });
-    const projection = new ClickHouseProjection(ch, stack.config.topic, logger);
+    const projection = new ClickHouseProjection(failingOnce(stack.ch, 'test_results_v1', true), stack.config.topic, logger);
     const batch = { topic: stack.config.topic, partition: 8, events: [of('run.created', 0), of('test.reported', 1), of('test.reported', 2)], lastOffset: 2 };
     await expect(projection.apply(batch)).rejects.toThrow('socket hang up');
     await projection.apply(batch); // the consumer's retry
@@ -178,24 +180,9 @@ describe('example events through each projector', () => {
     // later step failed (the group's coordinator forgot the member), and the
     // consumer fetched the partition again as a shorter batch, then the rest.
     const projectId = 'proj_shorter_retry';
-    const of = (type: 'run.created' | 'test.reported', offset: number, partition = 9): PositionedEvent => {
-      const e = structuredClone(EXAMPLE_EVENTS[type]) as any;
-      Object.assign(e, { projectId, id: `${e.id}_short_${partition}_${offset}` });
-      if (type === 'test.reported') Object.assign(e.data, { runId: `run_short_${partition}`, id: `t_short_${partition}_${offset}` });
-      else e.data.id = `run_short_${partition}`;
-      return { partition, offset, event: e, message: { key: null, value: Buffer.from(JSON.stringify(e)), headers: {} } };
-    };
-    let failed = false;
-    const ch = Object.create(stack.ch, {
-      insert: { value: async (table: string, rows: object[]) => {
-        if (table === 'runs_v1' && !failed) {
-          failed = true;
-          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-        }
-        await stack.ch.insert(table, rows);
-      } },
-    });
-    const projection = new ClickHouseProjection(ch, stack.config.topic, logger);
+    const of = (type: 'run.created' | 'test.reported', offset: number, partition = 9) =>
+      ofRun(projectId, `run_short_${partition}`, type, partition, offset);
+    const projection = new ClickHouseProjection(failingOnce(stack.ch, 'runs_v1', false), stack.config.topic, logger);
     const events = [of('run.created', 0), ...[1, 2, 3, 4, 5].map((o) => of('test.reported', o))];
     const topic = stack.config.topic;
     await expect(projection.apply({ topic, partition: 9, events, lastOffset: 5 })).rejects.toThrow('socket hang up');
