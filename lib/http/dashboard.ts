@@ -30,12 +30,12 @@ export function dashboard(webDir: string): Middleware {
       if (await sendFile(ctx, webDir, path.slice(1), IMMUTABLE)) return true;
       return false; // a stale hashed name: 404, never index.html under a year-long cache
     }
+    const entry = path === '/' || path === '/index.html';
     // Unhashed files of Vite's public/ (favicon, robots.txt): revalidated.
-    if (path !== '/' && path !== '/index.html' && !path.endsWith('/') && (await sendFile(ctx, webDir, path.slice(1), REVALIDATE))) return true;
+    if (!entry && !path.endsWith('/') && (await sendFile(ctx, webDir, path.slice(1), REVALIDATE))) return true;
     // `/` is the dashboard whatever the client accepts (curl, a load balancer's
     // probe); the app's other URLs only for a page request: elsewhere a client
     // expecting JSON gets the API's 404.
-    const entry = path === '/' || path === '/index.html';
     if (!entry && !wantsHtml(ctx)) return false;
     if (!existsSync(index)) {
       notBuilt(ctx, webDir);
