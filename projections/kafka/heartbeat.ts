@@ -10,7 +10,9 @@ import type { Logger } from '../../lib/logger.ts';
 // It also records each partition's progress and failures in projection_progress
 // (when it last committed, failed attempts, the last error): a loop that is
 // alive but retries the same batch forever beats on, and only these rows show
-// it is going nowhere. A failure is written at once, a commit with the next beat.
+// it is going nowhere. A failure is written at once, and so is the first commit
+// after one (health shows the recovery without waiting a beat); other commits go
+// with the next beat.
 // committedAt: the last commit since the last write; failures: failed attempts since the
 // last write; streak: failed attempts since the last commit (all of them when none since the last write).
 type PartitionState = { committedAt: number | null; failures: number; streak: number; error: { message: string; at: number } | null };
@@ -25,6 +27,8 @@ export class Heartbeat {
   // Not yet written: per partition, the last commit, failures since the last write, the last error.
   private pending = new Map<number, PartitionState>();
   private flushTimer: NodeJS.Timeout | null = null;
+  // Partitions whose last attempt failed: their next commit is a recovery.
+  private failing = new Set<number>();
 
   constructor(private db: Queryable, private projection: string, private intervalMs: number, private logger: Logger) {}
 
@@ -39,17 +43,20 @@ export class Heartbeat {
 
   commit(partition?: number): void {
     this.commitSeen = true;
+    let recovered = false;
     if (partition !== undefined) {
       const s = this.state(partition);
       s.committedAt = Date.now();
       s.streak = 0;
+      recovered = this.failing.delete(partition);
     }
-    this.maybeWrite();
+    this.maybeWrite(recovered);
   }
 
   // A batch of this partition failed and will be retried.
   failed(partition: number, err: unknown): void {
     const s = this.state(partition);
+    this.failing.add(partition);
     s.failures += 1;
     s.streak += 1;
     s.error = { message: String((err as Error)?.message ?? err).slice(0, 2000), at: Date.now() };
