@@ -67,8 +67,8 @@ function post(agent: http.Agent, path: string, key: string, body: string): Promi
 async function startApi(env: Record<string, string>): Promise<ChildProcess> {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   // As ops/up starts the API (NODE_FLAGS there).
-  const nodeFlags = (process.env.BENCH_API_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', 'ops/run/api.ts'], {
+  const nodeFlags = (process.env.BENCH_API_NODE_FLAGS ?? '--max-semi-space-size=32 --enable-source-maps').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...profile, ...nodeFlags, 'dist/api.js'], {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...env, RUNLEDGER_PORT: String(PORT), RUNLEDGER_LOG_LEVEL: 'warn', RUNLEDGER_RATE_LIMIT_BATCH: '1000000000', RUNLEDGER_RATE_LIMIT_RUNS_WRITE: '1000000000' },
   });

@@ -75,7 +75,7 @@ function startNode(name: string, args: string[], procEnv: Record<string, string>
   const profDir = process.env.BENCH_CPU_PROF;
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : [];
   if (profDir) mkdirSync(join(profDir, name), { recursive: true });
-  const child = spawn(process.execPath, [...prof, ...nodeFlags, '--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, [...prof, ...nodeFlags, ...args], {
     cwd: ROOT, env: { ...procEnv, RUNLEDGER_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   // The tail of its output (JSON logs at warn, and stderr) says why it died.
@@ -159,9 +159,10 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
     };
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     // As ops/up starts them (NODE_FLAGS there); BENCH_NODE_FLAGS replaces them to compare.
-    const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean);
-    procs.set('api', startNode('api', ['ops/run/api.ts'], procEnv, nodeFlags));
-    const startProjector = (n: ProjectionName) => procs.set(n, startNode(n, ['ops/run/projector.ts', n], procEnv, nodeFlags));
+    const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32 --enable-source-maps').split(' ').filter(Boolean);
+    // The server's build (dist/, ops/build-server.ts; ops/bench builds it), run with plain node as ops/up does.
+    procs.set('api', startNode('api', ['dist/api.js'], procEnv, nodeFlags));
+    const startProjector = (n: ProjectionName) => procs.set(n, startNode(n, ['dist/projector.js', n], procEnv, nodeFlags));
     for (const n of PROJECTION_NAMES) startProjector(n);
     for (let i = 0; ; i++) {
       if (await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)) break;

@@ -1,4 +1,4 @@
-// Operator commands: `ops/runledger <command>` (or `npx tsx ops/cli.ts <command>`),
+// Operator commands: `ops/runledger <command>` (it builds and runs dist/cli.js),
 // with the same RUNLEDGER_* environment as the processes (docs/operations.md).
 //
 //   rebuild postgres [--keep-old]   replay the log into fresh Postgres read models, then switch

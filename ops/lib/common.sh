@@ -123,6 +123,13 @@ ensure_node_modules() {
   fi
 }
 
+# server_build: compiles the server's processes to dist/*.js (ops/build-server.ts),
+# which ops/up and the tests run with plain node. Under a second: always rebuilt.
+server_build() {
+  log "building the server (ops/build-server.ts → dist/)"
+  (cd "$ROOT" && node --import tsx ops/build-server.ts) >&2 || die "the server build failed"
+}
+
 # ---------------------------------------------------------------------------
 # The stack's environment: the one place for ports, URLs and directories.
 #

@@ -1,26 +1,26 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../../domain/app-deps.ts';
 import { notFound } from '../../lib/errors.ts';
 import { mountedRoutes } from '../../lib/http/routes.ts';
 import { buildOpenApi, type OpenApiDocument } from '../../lib/http/openapi.ts';
+import { EXPLORER_INIT_JS } from './docs-explorer-init.ts';
 
 // GET /openapi.json: the OpenAPI 3.1 document of the routes this app serves
 // (lib/http/openapi.ts). GET /docs: an interactive explorer of it, Swagger UI
 // (swagger-ui-dist from npm, served from this process: no CDN, works offline),
 // whose "Try it out" sends requests with the key or token given to "Authorize".
-// The page has no inline script (its start-up is docs-explorer/init.js), so
+// The page has no inline script (its start-up is docs-explorer-init.ts), so
 // its CSP allows scripts from this origin only; Swagger UI sets inline styles.
 const dist = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
-const ASSETS: Record<string, { path: string; type: string }> = {
+const ASSETS: Record<string, { path: string; type: string } | { text: string; type: string }> = {
   'swagger-ui.css': { path: join(dist, 'swagger-ui.css'), type: 'text/css; charset=utf-8' },
   'swagger-ui-bundle.js': { path: join(dist, 'swagger-ui-bundle.js'), type: 'application/javascript; charset=utf-8' },
   'favicon-32x32.png': { path: join(dist, 'favicon-32x32.png'), type: 'image/png' },
-  'init.js': { path: join(dirname(fileURLToPath(import.meta.url)), 'docs-explorer', 'init.js'), type: 'application/javascript; charset=utf-8' },
+  'init.js': { text: EXPLORER_INIT_JS, type: 'application/javascript; charset=utf-8' },
 };
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -55,7 +55,7 @@ export function docsRouter(_deps: AppDeps): Router {
     const asset = ASSETS[ctx.params.file!];
     if (!asset) throw notFound('file', ctx.params.file!);
     let body = files.get(ctx.params.file!);
-    if (!body) files.set(ctx.params.file!, (body = await readFile(asset.path)));
+    if (!body) files.set(ctx.params.file!, (body = 'text' in asset ? Buffer.from(asset.text) : await readFile(asset.path)));
     ctx.type = asset.type;
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('X-Content-Type-Options', 'nosniff');

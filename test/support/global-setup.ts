@@ -2,6 +2,7 @@ import pg from 'pg';
 import { loadConfig } from '../../lib/config.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
 import { createKafka } from '../../lib/kafka.ts';
+import { buildServer } from '../../ops/build-server.ts';
 
 // Stack names start with their creation time in base 36 (test/support/stack.ts).
 // Only leftovers of interrupted runs are removed: a test run going on at the
@@ -12,9 +13,11 @@ const isStale = (name: string) => {
   return Number.isFinite(born) && Date.now() - born > STALE_MS;
 };
 
-// Fails fast, with the fix, when the services ops/test starts are not there,
+// Builds the server (dist/); fails fast, with the fix, when the services ops/test starts are not there,
 // and removes what interrupted runs left behind.
 export default async function globalSetup(): Promise<void> {
+  // Tests that start the server's processes run its build, as ops/up does.
+  await buildServer();
   const config = loadConfig();
   const hint = 'run the tests with ops/test (it starts Kafka and ClickHouse for them)';
   const admin = new pg.Client({ connectionString: config.pgUrl });

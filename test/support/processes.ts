@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SERVER_ENTRIES } from '../../ops/build-server.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -11,12 +12,20 @@ export function spawnProjector(name: 'postgres' | 'clickhouse' | 'flakiness', en
   return spawnProcess(['ops/run/projector.ts', name], env);
 }
 
-// Any entrypoint under ops/run, with Node's own ESM loader as in production.
-// Its stdout (the JSON logs, at `logLevel`) is kept for output() and for the
-// message of assertAlive.
+// Callers name the source entry (ops/run/projector.ts); what runs is its build
+// in dist/ (ops/build-server.ts, built by test/support/global-setup.ts) with
+// plain node, as ops/up runs it.
+function builtArgs([source, ...rest]: string[]): string[] {
+  const entry = Object.entries(SERVER_ENTRIES).find(([, src]) => src === source)?.[0];
+  if (!entry) throw new Error(`${source} is not a server entry (ops/build-server.ts)`);
+  return ['--enable-source-maps', `dist/${entry}.js`, ...rest];
+}
+
+// Any entrypoint under ops/run (or ops/cli.ts), built. Its stdout (the JSON
+// logs, at `logLevel`) is kept for output() and for the message of assertAlive.
 export function spawnProcess(args: string[], env: Record<string, string>, logLevel = 'warn'): Projector {
   const name = args.join(' ');
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, builtArgs(args), {
     cwd: ROOT,
     env: { ...env, RUNLEDGER_LOG_LEVEL: logLevel },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,7 +59,7 @@ export function killHard(child: ChildProcess): Promise<void> {
 // Runs a command to its end (the operator CLI) and returns its exit code and output.
 export function runToEnd(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, builtArgs(args), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

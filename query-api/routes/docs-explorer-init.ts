@@ -1,7 +1,8 @@
 // The API explorer's start-up (GET /docs/assets/init.js): Swagger UI on the
-// document this API serves. A file of its own, not an inline script, so the
-// page's Content-Security-Policy allows only scripts from this origin.
-window.addEventListener('load', function () {
+// document this API serves. Served as a script of its own, not inline, so the
+// page's Content-Security-Policy allows only scripts from this origin. Kept as
+// text in a module so the built server (dist/) carries it without a file beside it.
+export const EXPLORER_INIT_JS = `window.addEventListener('load', function () {
   window.ui = SwaggerUIBundle({
     url: '/openapi.json',
     dom_id: '#swagger-ui',
@@ -16,3 +17,4 @@ window.addEventListener('load', function () {
     layout: 'BaseLayout',
   });
 });
+`;
