@@ -12,10 +12,10 @@
 //       inserts into tables of the same definition;
 // with CPU-seconds per 100,000 results and peak RSS of each process. Sizes come
 // from the environment (BENCH_RESULTS etc.) for a quick mode; BENCH_CPU_PROF=dir
-// writes a --cpu-prof profile of every node process there.
+// writes a --cpu-prof profile of every node process there, BENCH_LOG_DIR=dir their output.
 import http from 'node:http';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
@@ -78,9 +78,15 @@ function startNode(name: string, args: string[], procEnv: Record<string, string>
   const child = spawn(process.execPath, [...prof, ...nodeFlags, ...args], {
     cwd: ROOT, env: { ...procEnv, RUNLEDGER_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // The tail of its output (JSON logs at warn, and stderr) says why it died.
+  // The tail of its output (JSON logs at warn, and stderr) says why it died;
+  // BENCH_LOG_DIR=dir keeps all of it (with --trace-gc in BENCH_NODE_FLAGS, say).
   let err = '';
-  const keep = (d: Buffer) => (err = (err + d.toString()).slice(-4000));
+  const logDir = process.env.BENCH_LOG_DIR;
+  if (logDir) mkdirSync(logDir, { recursive: true });
+  const keep = (d: Buffer) => {
+    err = (err + d.toString()).slice(-4000);
+    if (logDir) appendFileSync(join(logDir, `${name}.log`), d);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   return { name, child, stderr: () => err };
@@ -158,11 +164,14 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
       ...Object.fromEntries(['BATCH', 'RUNS_WRITE', 'RUNS_READ', 'TESTS_READ', 'TESTS_WRITE', 'OTHER'].map((g) => [`RUNLEDGER_RATE_LIMIT_${g}`, '1000000000'])),
     };
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    // As ops/up starts them (NODE_FLAGS there); BENCH_NODE_FLAGS replaces them to compare.
-    const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32 --enable-source-maps').split(' ').filter(Boolean);
+    // As ops/up starts them (NODE_FLAGS and PROJECTOR_NODE_FLAGS there);
+    // BENCH_NODE_FLAGS and BENCH_PROJECTOR_NODE_FLAGS replace them to compare.
+    const flags = (name: string, fallback: string) => (process.env[name] ?? fallback).split(' ').filter(Boolean);
+    const nodeFlags = flags('BENCH_NODE_FLAGS', '--max-semi-space-size=32 --enable-source-maps');
+    const projectorFlags = [...nodeFlags, ...flags('BENCH_PROJECTOR_NODE_FLAGS', '--heap-growing-percent=50')];
     // The server's build (dist/, ops/build-server.ts; ops/bench builds it), run with plain node as ops/up does.
     procs.set('api', startNode('api', ['dist/api.js'], procEnv, nodeFlags));
-    const startProjector = (n: ProjectionName) => procs.set(n, startNode(n, ['dist/projector.js', n], procEnv, nodeFlags));
+    const startProjector = (n: ProjectionName) => procs.set(n, startNode(n, ['dist/projector.js', n], procEnv, projectorFlags));
     for (const n of PROJECTION_NAMES) startProjector(n);
     for (let i = 0; ; i++) {
       if (await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)) break;
