@@ -24,7 +24,8 @@ export const BatchTestItem = TestCreateBody.extend({ type: z.literal('test'), su
 export const BatchRunUpdateItem = RunPatchFields.extend({ type: z.literal('run-update'), ...target })
   .refine(oneRun, oneRunMessage);
 
-export const BatchItem = z.discriminatedUnion('type', [BatchRunItem, BatchSuiteItem, BatchTestItem, BatchRunUpdateItem]);
+// Compiled (z.compile, as schemas/events.ts explains): every item of every batch goes through it.
+export const BatchItem = z.compile(z.discriminatedUnion('type', [BatchRunItem, BatchSuiteItem, BatchTestItem, BatchRunUpdateItem]));
 export type BatchItem = z.infer<typeof BatchItem>;
 export const BATCH_ITEM_TYPES = ['run', 'suite', 'test', 'run-update'] as const;
 
