@@ -3,8 +3,9 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { spawnProcess, type Projector } from '../support/processes.ts';
 import { request } from '../support/http.ts';
 
-// The processes ops/up starts, started the same way (Node's own ESM loader, not
-// the test runner's): they come up, serve, and stop cleanly on SIGTERM.
+// The processes ops/up starts, started the same way (their build in dist/ with
+// plain node, not the test runner's loader): they come up, serve, and stop
+// cleanly on SIGTERM.
 describe('the process entrypoints', () => {
   let stack: TestStack;
   const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -35,6 +36,21 @@ describe('the process entrypoints', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(status).toBe(200);
+  });
+
+  // The build sits in dist/, one level below the root like lib/: what the API
+  // finds by a path relative to its module (the dashboard in web/dist, the API
+  // explorer's script) must be found from there too.
+  it('serves the dashboard and the API explorer from its build', async () => {
+    const base = `http://127.0.0.1:${port}`;
+    const page = await request(base, 'GET', '/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.text).toContain('<div id="app">');
+    const init = await request(base, 'GET', '/docs/assets/init.js');
+    expect(init.status).toBe(200);
+    expect(init.headers.get('content-type')).toMatch(/^application\/javascript/);
+    expect(init.text).toContain("SwaggerUIBundle({");
   });
 
   it('every process exits 0 on SIGTERM, within the shutdown bound', async () => {
