@@ -69,10 +69,12 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     // Scoring a project costs the same for one result as for thousands: fewer,
     // bigger batches, and the batches of every partition at once so that they
     // share one scoring per project (FlakinessProjection coalesces them).
-    // A fetch costs one scoring whatever its size, so its fetches are as big as
-    // kafkajs' defaults (it keeps only the envelopes of what it fetched).
+    // A fetch costs one scoring whatever its size (about one per project per
+    // second), so a catch-up drains about one fetch per second: 16 MB fetches
+    // (it keeps only the envelopes of what it fetched). 10 MB drained ~6,000
+    // events/s, 20 MB 10,600 but peaked at 299 MB (docs/scaling.md).
     fetch = {
-      minBytes: 64 * 1024, maxWaitTimeInMs: 1000, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 4 * 1024 * 1024,
+      minBytes: 64 * 1024, maxWaitTimeInMs: 1000, maxBytes: 16 * 1024 * 1024, maxBytesPerPartition: 6 * 1024 * 1024,
       partitionsConsumedConcurrently: config.topicPartitions,
     };
   } else if (name === 'webhooks') {
