@@ -29,6 +29,8 @@ export class Heartbeat {
   private flushTimer: NodeJS.Timeout | null = null;
   // Partitions whose last attempt failed: their next commit is a recovery.
   private failing = new Set<number>();
+  // News that is written at once: kept while a write is in flight, which then writes it when done.
+  private urgent = false;
 
   constructor(private db: Queryable, private projection: string, private intervalMs: number, private logger: Logger) {}
 
@@ -82,9 +84,10 @@ export class Heartbeat {
   }
 
   private maybeWrite(urgent = false): void {
+    this.urgent ||= urgent;
     if (this.stopped || this.inFlight) return;
     const wait = this.lastWrite + this.intervalMs - Date.now();
-    if (wait > 0 && !urgent) {
+    if (wait > 0 && !this.urgent) {
       // Progress not written yet must not wait for the next sign of life: a stuck loop may give none.
       if (this.pending.size && !this.flushTimer) {
         this.flushTimer = setTimeout(() => {
@@ -96,6 +99,7 @@ export class Heartbeat {
       return;
     }
     this.lastWrite = Date.now();
+    this.urgent = false;
     const batch = this.batchSeen;
     const commit = this.commitSeen;
     this.batchSeen = this.commitSeen = false;
