@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by ops/up, ops/down, ops/env and ops/test. Source it; do not run it.
+# Helpers shared by ops/up, ops/down, ops/env, ops/test, ops/bench and ops/runledger. Source it; do not run it.
 [[ -n "${RUNLEDGER_COMMON_LOADED:-}" ]] && return 0
 RUNLEDGER_COMMON_LOADED=1
 
