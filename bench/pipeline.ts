@@ -423,7 +423,10 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
     const steadyCpu = steadyMeter.total();
     log(`steady: ingest ${round(ingestRate)}/s, end to end ${round(endToEnd)}/s, drained ${JSON.stringify(steadyDrain)}`);
 
-    // Paced at half the measured capacity (the slower of ingest and end to end).
+    // Paced at half the measured capacity (the slower of ingest and end to end),
+    // once the merges and vacuums left by the full-speed phase have ended: a
+    // steady load at half capacity does not also digest a burst twice its size.
+    await quiet();
     const capacity = Math.min(ingestRate, endToEnd);
     const pacedRate = capacity / 2;
     const pacedBatches = await makeBatches(opts.pacedResults, opts.pacedPerRequest);
@@ -639,6 +642,9 @@ export function pipelineTable(r: Awaited<ReturnType<typeof measurePipeline>>): s
   lines.push(`postgres projector / COPY = ${r.ratios.postgresVsCopy} (COPY ${r.baselines.postgresCopy.resultsPerSec} results/s, best of ${r.baselines.postgresCopy.runsPerSec.join(', ')})`);
   lines.push(`clickhouse projector / JSONEachRow = ${r.ratios.clickhouseVsRawInsert} (insert ${r.baselines.clickhouseJsonEachRow.resultsPerSec} results/s, best of ${r.baselines.clickhouseJsonEachRow.runsPerSec.join(', ')})`);
   lines.push(`CPU-s per 100k results (steady): ${Object.entries(r.steady.cpuSecondsPer100kResults).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  for (const [n, byProcess] of Object.entries(r.catchUp.aloneCpuSecondsPer100kEventsByProcess)) {
+    lines.push(`CPU-s per 100k events, ${n} catching up alone: ${Object.entries(byProcess).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
   lines.push(`goals: ${Object.entries(r.goals).map(([k, v]) => `${k} ${v ? 'met' : 'NOT met'}`).join(', ')}`);
   return lines.join('\n');
 }
