@@ -50,21 +50,34 @@ export async function ensureTopics(admin: Admin, config: Config): Promise<void> 
   }
 }
 
-// Offsets one past the last message of every partition of a topic.
-// Just after a topic is created, or while a partition's leader moves, the
-// broker may answer NOT_LEADER_FOR_PARTITION, which kafkajs's admin passes on
-// (seen in CI): a retriable error is retried a few times with fresh metadata.
-export async function topicEnds(admin: Admin, topic: string): Promise<Map<number, number>> {
+// Kafka answers some requests with a retriable error for a moment, and
+// kafkajs's admin passes it on: NOT_LEADER_FOR_PARTITION just after a topic is
+// created or while a partition's leader moves (seen in CI), NOT_COORDINATOR or
+// GROUP_LOAD_IN_PROGRESS while a group's coordinator starts (a fresh broker
+// creating its offsets topic: /health/deep said 503 on fresh test services) or
+// moves. Such a request is asked again a few times, ~2 s in all.
+async function retryingRetriable<T>(request: () => Promise<T>, beforeRetry?: () => Promise<unknown>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+      return await request();
     } catch (err) {
       if (!(err as { retriable?: boolean }).retriable || attempt >= 5) throw err;
       await new Promise((r) => setTimeout(r, 200 * attempt));
-      await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+      await beforeRetry?.().catch(() => undefined);
     }
   }
+}
+
+// Offsets one past the last message of every partition of a topic.
+export async function topicEnds(admin: Admin, topic: string): Promise<Map<number, number>> {
+  const offsets = await retryingRetriable(() => admin.fetchTopicOffsets(topic), () => admin.fetchTopicMetadata({ topics: [topic] }));
+  return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+}
+
+// A consumer group's committed offset of every partition of a topic (-1: none yet).
+export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
+  const [committed] = await retryingRetriable(() => admin.fetchOffsets({ groupId, topics: [topic] }));
+  return new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
 }
 
 const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';

@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { Config } from './config.ts';
 import type { Queryable } from './pg.ts';
 import { PROJECTION_NAMES, groupIdOf } from './consumer-groups.ts';
+import { committedOffsets } from './kafka.ts';
 
 export type PartitionLag = {
   partition: number; end: number; committed: number | null; lag: number;
@@ -85,12 +86,7 @@ export async function consumerHealth(kafka: Kafka, db: Queryable, config: Config
   await admin.connect();
   try {
     const ends = await admin.fetchTopicOffsets(config.topic);
-    const committedOf = await Promise.all(
-      PROJECTION_NAMES.map(async (name) => {
-        const [committed] = await admin.fetchOffsets({ groupId: groupIdOf(config, name), topics: [config.topic] });
-        return new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-      }),
-    );
+    const committedOf = await Promise.all(PROJECTION_NAMES.map((name) => committedOffsets(admin, groupIdOf(config, name), config.topic)));
     const fromOf = (i: number, partition: number, low: string) => {
       const c = committedOf[i]!.get(partition) ?? -1;
       return c >= 0 ? c : Number(low);
