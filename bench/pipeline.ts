@@ -25,7 +25,7 @@ import { runBody, testBody } from '../test/support/fixtures.ts';
 import { ROOT } from '../test/support/processes.ts';
 import { freePort, newClickHouse, startKafka, stopClickHouse, stopKafka, type ClickHouseServer, type KafkaNode } from '../test/support/services.ts';
 import { cpuSecondsOf } from './cpu.ts';
-import { topicEnds } from '../lib/kafka.ts';
+import { committedOffsets, topicEnds } from '../lib/kafka.ts';
 import { ClickHouse } from '../lib/clickhouse.ts';
 import { migrateClickHouse } from '../lib/migrate.ts';
 import { groupIdOf, PROJECTION_NAMES, type ProjectionName } from '../lib/consumer-groups.ts';
@@ -281,8 +281,7 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
         const rows = await s.ch.select<{ o: string }>(`SELECT toString(max(offset)) AS o FROM projection_offsets_v1 WHERE projection = 'clickhouse' GROUP BY partition`);
         positions = rows.map((r) => Number(r.o));
       } else {
-        const [offsets] = await adm.fetchOffsets({ groupId: groupIdOf(s.config, name), topics: [s.config.topic] });
-        positions = (offsets?.partitions ?? []).map((x) => Number(x.offset) - 1);
+        positions = [...(await committedOffsets(adm, groupIdOf(s.config, name), s.config.topic)).values()].map((o) => o - 1);
       }
       return positions.filter((p) => p >= 0).reduce((a, p) => a + p + 1, 0);
     };

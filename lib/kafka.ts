@@ -68,10 +68,14 @@ async function retryingRetriable<T>(request: () => Promise<T>, beforeRetry?: () 
   }
 }
 
+// Every partition's low and high offsets, asked again with fresh metadata after a retriable error.
+export function topicOffsets(admin: Admin, topic: string): ReturnType<Admin['fetchTopicOffsets']> {
+  return retryingRetriable(() => admin.fetchTopicOffsets(topic), () => admin.fetchTopicMetadata({ topics: [topic] }));
+}
+
 // Offsets one past the last message of every partition of a topic.
 export async function topicEnds(admin: Admin, topic: string): Promise<Map<number, number>> {
-  const offsets = await retryingRetriable(() => admin.fetchTopicOffsets(topic), () => admin.fetchTopicMetadata({ topics: [topic] }));
-  return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  return new Map((await topicOffsets(admin, topic)).map((o) => [o.partition, Number(o.high)]));
 }
 
 // A consumer group's committed offset of every partition of a topic (-1: none yet).

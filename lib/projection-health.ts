@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { Config } from './config.ts';
 import type { Queryable } from './pg.ts';
 import { PROJECTION_NAMES, groupIdOf } from './consumer-groups.ts';
-import { committedOffsets } from './kafka.ts';
+import { committedOffsets, topicOffsets } from './kafka.ts';
 
 export type PartitionLag = {
   partition: number; end: number; committed: number | null; lag: number;
@@ -85,7 +85,7 @@ export async function consumerHealth(kafka: Kafka, db: Queryable, config: Config
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const ends = await admin.fetchTopicOffsets(config.topic);
+    const ends = await topicOffsets(admin, config.topic);
     const committedOf = await Promise.all(PROJECTION_NAMES.map((name) => committedOffsets(admin, groupIdOf(config, name), config.topic)));
     const fromOf = (i: number, partition: number, low: string) => {
       const c = committedOf[i]!.get(partition) ?? -1;

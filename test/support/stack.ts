@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPool, type Pool } from '../../lib/pg.ts';
 import { ClickHouse } from '../../lib/clickhouse.ts';
-import { createKafka, topicEnds } from '../../lib/kafka.ts';
+import { committedOffsets, createKafka, topicEnds } from '../../lib/kafka.ts';
 import { createApp, type RunledgerApp } from '../../app/api.ts';
 import { EventLog } from '../../lib/event-log.ts';
 import { setupStores } from '../../ops/setup.ts';
@@ -148,8 +148,8 @@ export async function projectionPositions(stack: TestStack, name: ProjectionName
     const admin = stack.kafka.admin();
     await admin.connect();
     try {
-      const [offsets] = await admin.fetchOffsets({ groupId: groupIdOf(stack.config, name), topics: [stack.config.topic] });
-      return new Map((offsets?.partitions ?? []).filter((x) => Number(x.offset) >= 0).map((x) => [x.partition, Number(x.offset) - 1]));
+      const committed = await committedOffsets(admin, groupIdOf(stack.config, name), stack.config.topic);
+      return new Map([...committed].filter(([, o]) => o >= 0).map(([p, o]) => [p, o - 1]));
     } finally {
       await admin.disconnect();
     }
