@@ -5,7 +5,7 @@ import { client } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
 import { runToEnd } from '../support/processes.ts';
 import { sleep } from '../support/faults.ts';
-import { topicIdOf } from '../../lib/kafka.ts';
+import { ensureTopics, topicIdOf, topicOffsets } from '../../lib/kafka.ts';
 import { TopicRecreatedError } from '../../projections/kafka/topic-identity.ts';
 import { resetProjection } from '../../ops/cli/reset.ts';
 
@@ -28,13 +28,15 @@ describe('a projector after its topic was re-created', () => {
     await admin.connect();
     try {
       await admin.deleteTopics({ topics: [stack.config.topic] });
-      // Deletion completes in the background: create again until the broker takes it.
-      const deadline = Date.now() + 30_000;
+      // Deletion completes in the background, and a creation that timed out
+      // waiting for leaders (seen in CI under load) has still created the topic,
+      // so that asking again says "exists": done once the topic has a new id and
+      // every partition a leader, whichever attempt made it.
+      const deadline = Date.now() + 60_000;
       for (;;) {
-        const created = await admin
-          .createTopics({ waitForLeaders: true, topics: [{ topic: stack.config.topic, numPartitions: stack.config.topicPartitions }] })
-          .catch(() => false);
-        if (created) break;
+        await ensureTopics(admin, stack.config).catch(() => undefined);
+        const id = await topicIdOf(stack.config, stack.config.topic).catch(() => firstId);
+        if (id !== firstId && (await topicOffsets(admin, stack.config.topic).then(() => true, () => false))) break;
         if (Date.now() > deadline) throw new Error('the topic could not be created again');
         await sleep(250);
       }
