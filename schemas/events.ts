@@ -186,4 +186,11 @@ export function partitionKey(event: Event): string {
   return event.projectId;
 }
 
+// Headers of a dead letter appended to the log again by `runledger dlq replay`:
+// where it came from (`<dlq topic>:<partition>:<offset>`), and the projections
+// that had dead-lettered it, comma-separated: only those apply the copy, the
+// others applied the original (projections/kafka/consumer.ts).
+export const REPLAYED_FROM_HEADER = 'replayed-from';
+export const REPLAYED_FOR_HEADER = 'replayed-for';
+
 export type { TestError };

@@ -1,5 +1,6 @@
 import { Partitioners, type IHeaders, type Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
+import { REPLAYED_FOR_HEADER, REPLAYED_FROM_HEADER } from '../../schemas/events.ts';
 
 // `runledger dlq list|replay`: the dead-letter topic, read from the beginning
 // by a throwaway consumer group (the projectors never read it).
@@ -93,8 +94,9 @@ export async function readDeadLetters(kafka: Kafka, config: Config): Promise<Dea
 export type ReplayFilter = { dlqOffsets?: number[]; projection?: string; step?: string };
 
 // Appends the selected dead letters' original bytes, key and headers (without
-// the dlq-* ones, plus `replayed-from`) to the event topic. Several projections
-// dead-lettering the same message make one replay: entries are unique by origin.
+// the dlq-* ones, plus `replayed-from` and `replayed-for`) to the event topic.
+// Several projections dead-lettering the same message make one replay: entries
+// are unique by origin.
 export async function replayDeadLetters(kafka: Kafka, config: Config, filter: ReplayFilter): Promise<DeadLetterEntry[]> {
   const all = await readDeadLetters(kafka, config);
   const selected = all.filter(
@@ -103,11 +105,17 @@ export async function replayDeadLetters(kafka: Kafka, config: Config, filter: Re
       (!filter.projection || e.projection === filter.projection) &&
       (!filter.step || e.step === filter.step),
   );
+  // The projections whose dead letters of each origin are selected: only they
+  // apply the copy (REPLAYED_FOR_HEADER); the others applied the event the
+  // first time, and a second application would count its result twice in
+  // ClickHouse's aggregates or send its webhook again.
+  const replayedFor = new Map<string, Set<string>>();
+  const originOf = (e: DeadLetterEntry) => `${e.origin.topic}/${e.origin.partition}/${e.origin.offset}`;
+  for (const e of selected) replayedFor.set(originOf(e), (replayedFor.get(originOf(e)) ?? new Set()).add(e.projection));
   const seen = new Set<string>();
   const unique = selected.filter((e) => {
-    const k = `${e.origin.topic}/${e.origin.partition}/${e.origin.offset}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
+    if (seen.has(originOf(e))) return false;
+    seen.add(originOf(e));
     return true;
   });
   if (unique.length === 0) return [];
@@ -124,8 +132,9 @@ export async function replayDeadLetters(kafka: Kafka, config: Config, filter: Re
         key: e.key,
         value: e.value,
         headers: {
-          ...Object.fromEntries(Object.entries(e.headers).filter(([k]) => !k.startsWith('dlq-') && k !== 'replayed-from')),
-          'replayed-from': `${config.dlqTopic}:${e.dlqPartition}:${e.dlqOffset}`,
+          ...Object.fromEntries(Object.entries(e.headers).filter(([k]) => !k.startsWith('dlq-') && k !== REPLAYED_FROM_HEADER && k !== REPLAYED_FOR_HEADER)),
+          [REPLAYED_FROM_HEADER]: `${config.dlqTopic}:${e.dlqPartition}:${e.dlqOffset}`,
+          [REPLAYED_FOR_HEADER]: [...replayedFor.get(originOf(e))!].sort().join(','),
         },
       })),
     });

@@ -1,6 +1,7 @@
 import { chDateTime, sql, type ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Projection, ProjectionBatch, PublishDeadLetters } from '../kafka/consumer.ts';
+import { REPLAYED_FROM_HEADER } from '../../schemas/events.ts';
 import { applyIsolating, classifyClickHouseError, rejectionReason } from '../kafka/isolate.ts';
 import { RUNS_TABLE, runCreatedRow, runUpdatedRow } from './tables/runs.ts';
 import { TEST_RESULTS_TABLE, testResultRow } from './tables/test-results.ts';
@@ -89,6 +90,17 @@ export class ClickHouseProjection implements Projection {
     };
     const seen = (table: Table, partition: number, offset: number) => offset <= Math.max(applied(table, partition), applied('', partition));
 
+    const copies = await this.resultsWithCopies(todo);
+    // Whether a result's row goes into `table`: once per result among those
+    // with a replayed copy in the group, always for any other.
+    const firstOf = (table: Table, id: string) => {
+      if (!copies?.ids.has(id)) return true;
+      const held = copies.held.get(table)!;
+      if (held.has(id)) return false;
+      held.add(id);
+      return true;
+    };
+
     // Rows of each partition stay in offset order, batch after batch.
     const rows: Record<Table, FactRow[]> = { [TEST_RESULTS_TABLE]: [], [RUNS_TABLE]: [], [TEST_ERRORS_TABLE]: [] };
     const deletedRuns: string[] = [];
@@ -100,9 +112,9 @@ export class ClickHouseProjection implements Projection {
         if (gone && e.type !== 'project.deleted') continue; // a late event of a deleted project
         switch (e.type) {
           case 'test.reported': {
-            if (!seen(TEST_RESULTS_TABLE, partition, offset)) rows[TEST_RESULTS_TABLE].push(testResultRow(e, partition, offset));
+            if (!seen(TEST_RESULTS_TABLE, partition, offset) && firstOf(TEST_RESULTS_TABLE, e.data.id)) rows[TEST_RESULTS_TABLE].push(testResultRow(e, partition, offset));
             const error = seen(TEST_ERRORS_TABLE, partition, offset) ? null : testErrorRow(e, partition, offset);
-            if (error) rows[TEST_ERRORS_TABLE].push(error);
+            if (error && firstOf(TEST_ERRORS_TABLE, error.test_id)) rows[TEST_ERRORS_TABLE].push(error);
             break;
           }
           case 'run.created':
@@ -182,6 +194,30 @@ export class ClickHouseProjection implements Projection {
     const now = chDateTime(Date.now());
     await this.ch.insert(OFFSETS_TABLE, todo.map(({ batch }) => ({ projection: this.name, topic: this.topic, partition: batch.partition, offset: batch.lastOffset, updated_at: now })));
     for (const { batch } of todo) raiseWatermark(wm, '', batch.partition, batch.lastOffset);
+  }
+
+  // A dead letter replayed for this projection (`runledger dlq replay`) may
+  // have rows here already: a table before the one that refused it kept its row,
+  // and in a replay of the whole log (a rebuild, after the cause was fixed) the
+  // original was applied in full. Facts are keyed by position, so the copy's
+  // rows would be new ones and the views would count its result twice. Returns
+  // the results that have a copy in this group, with the ones each table holds
+  // already (writeGroup adds those it inserts); null when the group holds no
+  // copy, as almost always.
+  private async resultsWithCopies(todo: Pending[]): Promise<{ ids: Set<string>; held: Map<Table, Set<string>> } | null> {
+    const ids = new Set<string>();
+    for (const { batch } of todo) {
+      for (const { event: e, message } of batch.events) {
+        if (e.type === 'test.reported' && message.headers?.[REPLAYED_FROM_HEADER] !== undefined) ids.add(e.data.id);
+      }
+    }
+    if (ids.size === 0) return null;
+    const held = new Map<Table, Set<string>>();
+    for (const table of [TEST_RESULTS_TABLE, TEST_ERRORS_TABLE] as const) {
+      const rows = await this.ch.select<{ id: string }>(`SELECT DISTINCT test_id AS id FROM ${table} WHERE ${sql.inList('test_id', [...ids])}`);
+      held.set(table, new Set(rows.map((r) => r.id)));
+    }
+    return { ids, held };
   }
 
   private async deletedAmong(projectIds: string[]): Promise<string[]> {

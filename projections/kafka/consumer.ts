@@ -1,5 +1,5 @@
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { Event, EventEnvelope, type EventType } from '../../schemas/events.ts';
+import { Event, EventEnvelope, REPLAYED_FOR_HEADER, type EventType } from '../../schemas/events.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { metrics } from '../../lib/metrics.ts';
 import type { Heartbeat } from './heartbeat.ts';
@@ -146,6 +146,7 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       const undecodable: DeadLetter[] = [];
       for (const message of batch.messages) {
         if (projection.handles && !wanted(message, projection.handles)) continue;
+        if (appliedBefore(message, projection.name)) continue;
         const decoded = decode(message, reads);
         const offset = Number(message.offset);
         if (decoded.ok) events.push({ partition: batch.partition, offset, event: decoded.event, message });
@@ -234,6 +235,14 @@ export function wanted(message: RawMessage, handles: ReadonlySet<string>): boole
   const prefix = message.value?.toString('utf8', 0, 160) ?? '';
   const type = LEADING_TYPE.exec(prefix)?.[1];
   return type === undefined || handles.has(type);
+}
+
+// A dead letter replayed for other projections (`runledger dlq replay`): this
+// one applied the original. Skipped like an unwanted type: the offset commits.
+export function appliedBefore(message: RawMessage, projection: string): boolean {
+  const header = message.headers?.[REPLAYED_FOR_HEADER];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value !== undefined && !value.toString().split(',').includes(projection);
 }
 
 export function decode(message: RawMessage): { ok: true; event: Event } | { ok: false; reason: string };

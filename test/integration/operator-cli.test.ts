@@ -112,7 +112,7 @@ describe('runledger dlq list and replay', () => {
   let log: EventLog;
 
   beforeAll(async () => {
-    stack = await startTestStack({ projections: ['postgres'] });
+    stack = await startTestStack({ projections: ['postgres', 'clickhouse'] });
     tenant = await createTenant(stack.url);
     log = new EventLog(stack.kafka, stack.config.topic, 10_000);
   }, 120_000);
@@ -164,6 +164,25 @@ describe('runledger dlq list and replay', () => {
     expect(await count()).toBe(1);
     const row = (await stack.pool.query('SELECT duration, run_id FROM tests WHERE id = $1', [long.data.id])).rows[0];
     expect(row).toEqual({ duration: 500_000, run_id: run.runId });
+    // The copy says where it came from and which projections are to apply it.
+    const consumer = stack.kafka.consumer({ groupId: `${stack.config.consumerGroupPrefix}.copy-reader` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: stack.config.topic, fromBeginning: true });
+    const copies: Array<{ id: unknown; from: string; for: string }> = [];
+    await consumer.run({ eachMessage: async ({ message: m }) => {
+      if (m.headers?.['replayed-from']) copies.push({ id: JSON.parse(String(m.value)).id, from: String(m.headers['replayed-from']), for: String(m.headers['replayed-for']) });
+    } });
+    for (const deadline = Date.now() + 20_000; copies.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
+    await consumer.disconnect();
+    expect(copies).toEqual([{ id: long.id, from: `${stack.config.dlqTopic}:0:0`, for: 'postgres' }]);
+    // ClickHouse had applied the event the first time: the copy adds nothing
+    // there, to the facts or to the aggregates the views feed from them.
+    const facts = await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM test_results_v1 WHERE run_id = '${run.runId}'`);
+    expect(facts[0]!.n).toBe('3');
+    const stats = await stack.ch.select<{ n: string }>(`SELECT toString(countMerge(results)) AS n FROM run_stats_v1 WHERE run_id = '${run.runId}'`);
+    expect(stats[0]!.n).toBe('3');
+    const daily = await stack.ch.select<{ n: string }>(`SELECT toString(countMerge(executions)) AS n FROM project_daily_v1 WHERE project_id = '${tenant.projectId}'`);
+    expect(daily[0]!.n).toBe('3');
   });
 
   it('replays nothing for a selection that matches no dead letter', async () => {

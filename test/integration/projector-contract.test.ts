@@ -198,6 +198,28 @@ describe('example events through each projector', () => {
     const [runs] = await stack.ch.select<{ n: string }>(`SELECT toString(count()) AS n FROM runs_v1 WHERE project_id = '${projectId}'`);
     expect([facts!.n, runs!.n]).toEqual(['6', '2']);
   });
+
+  it('clickhouse applies the result of a replayed dead letter once: after its original, beside it in one group, or alone', async () => {
+    // `runledger dlq replay` appends a copy at a new position; ClickHouse had
+    // applied the original (a table before the refusing one, or all of them in
+    // a rebuild after the fix). Rows are keyed by position, so only the result
+    // id tells the copy apart.
+    const projectId = 'proj_replayed_copy';
+    const of = (type: 'run.created' | 'test.reported', offset: number) => ofRun(projectId, 'run_copies', type, 11, offset);
+    const copyOf = (original: PositionedEvent, offset: number): PositionedEvent =>
+      ({ ...original, offset, message: { ...original.message, headers: { 'replayed-from': `dlq:0:${offset}`, 'replayed-for': 'clickhouse' } } });
+    const projection = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
+    const topic = stack.config.topic;
+    const [created, a, b, c] = [of('run.created', 0), of('test.reported', 1), of('test.reported', 2), of('test.reported', 4)];
+    const neverApplied = of('test.reported', 6);
+    await projection.apply({ topic, partition: 11, events: [created!, a!, b!], lastOffset: 2 });
+    await projection.apply({ topic, partition: 11, events: [copyOf(a!, 3), c!, copyOf(c!, 5), copyOf(neverApplied, 6)], lastOffset: 6 });
+    const count = async (query: string) => (await stack.ch.select<{ n: string }>(query))[0]!.n;
+    expect(await count(`SELECT toString(count()) AS n FROM test_results_v1 WHERE project_id = '${projectId}'`)).toBe('4');
+    expect(await count(`SELECT toString(count()) AS n FROM test_errors_v1 WHERE project_id = '${projectId}'`)).toBe('4');
+    expect(await count(`SELECT toString(countMerge(executions)) AS n FROM project_daily_v1 WHERE project_id = '${projectId}'`)).toBe('4');
+    expect(await count(`SELECT toString(countMerge(results)) AS n FROM run_stats_v1 WHERE run_id = 'run_copies'`)).toBe('4');
+  });
 });
 
 describe('a poison message on the log', () => {

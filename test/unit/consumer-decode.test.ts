@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decode, wanted } from '../../projections/kafka/consumer.ts';
+import { appliedBefore, decode, wanted } from '../../projections/kafka/consumer.ts';
 import { EXAMPLE_EVENTS } from '../../schemas/examples.ts';
 
 const handles = new Set(['run.updated', 'project.deleted']);
@@ -65,5 +65,21 @@ describe('decoding only the envelope', () => {
     const cutShort = raw(JSON.stringify({ ...envelope, data }).slice(0, -1));
     expect(decode(cutShort, 'envelope')).toMatchObject({ ok: true });
     expect(decode(cutShort)).toMatchObject({ ok: false });
+  });
+});
+
+describe('a dead letter replayed onto the log', () => {
+  it('is applied by the projections it was replayed for, and skipped by the others, which applied the original', () => {
+    const copy = (replayedFor?: string) => ({
+      key: null, value: Buffer.from(JSON.stringify(EXAMPLE_EVENTS['test.reported'])),
+      headers: { 'event-type': Buffer.from('test.reported'), 'replayed-from': Buffer.from('dlq:0:7'), ...(replayedFor === undefined ? {} : { 'replayed-for': Buffer.from(replayedFor) }) },
+    });
+    expect(appliedBefore(copy('postgres'), 'postgres')).toBe(false);
+    expect(appliedBefore(copy('postgres'), 'clickhouse')).toBe(true);
+    expect(appliedBefore(copy('clickhouse,postgres'), 'clickhouse')).toBe(false);
+    expect(appliedBefore(copy('clickhouse,postgres'), 'webhooks')).toBe(true);
+    // Replayed by an older version, which did not say for whom: every projection applies it, as then.
+    expect(appliedBefore(copy(), 'webhooks')).toBe(false);
+    expect(appliedBefore({ key: null, value: null, headers: {} }, 'postgres')).toBe(false);
   });
 });
