@@ -9,6 +9,7 @@ import { measureAnalytics10M } from './analytics-10m.ts';
 import { measurePipeline, pipelineTable } from './pipeline.ts';
 import { measureProjectors } from './projectors/bench.ts';
 import { measureReactorDecode } from './reactor-decode.ts';
+import { measureKafkaConsume } from './kafka-consume.ts';
 import { measureDashboard } from './dashboard.ts';
 import { measureClients } from './clients.ts';
 
@@ -33,6 +34,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   projectors: () => measureProjectors(),
   // a reactor's decoding: every event validated vs only the types it handles
   'reactor-decode': async () => measureReactorDecode(),
+  // reading the log: @platformatic/kafka ÷ kafkajs, events/s and CPU per event (issue 15, "a faster Kafka client")
+  'kafka-consume': () => measureKafkaConsume(),
   // initial JS (goal ≤ 250 KB gzip), run page with 5,000 tests interactive (≤ 1.5 s), trends drawn after data (≤ 1 s)
   dashboard: () => measureDashboard(),
   // runledger --version / 1-file dry run ÷ node -e '' (goal ≤ 2); a 25-test Playwright run with the reporter ÷ without, − 1 (goal ≤ 0.05)
