@@ -62,6 +62,8 @@ export const apiRouters = (deps: AppDeps): Router[] => [
   webhooksRouter(deps), schedulesRouter(deps), personalTokensRouter(deps), overviewRouter(deps), transitionsRouter(deps),
 ];
 
+const CLIENT_WENT_AWAY = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 // One Koa app serves the ingest routes and the query routes on one port.
 export function createApp(services: ServiceDeps): RunledgerApp {
   const { config, pool, logger } = services;
@@ -89,6 +91,15 @@ export function createApp(services: ServiceDeps): RunledgerApp {
     server.headersTimeout = KEEP_ALIVE_MS + 1_000;
     return server;
   }) as typeof app.listen;
+
+  // What Koa sees fail outside the middleware (a streamed body: an artifact, a
+  // compressed file) it would print to stderr as a bare stack trace. A client
+  // that leaves midway (a browser seeking in a video or leaving the page) is the
+  // normal end of a response; anything else goes to the log like any error.
+  app.on('error', (err: NodeJS.ErrnoException, ctx?: Koa.Context) => {
+    if (err.code && CLIENT_WENT_AWAY.has(err.code)) return;
+    logger.error({ err, requestId: ctx?.state.requestId, path: ctx?.path }, 'response failed');
+  });
 
   app.use(async (ctx, next) => {
     const given = ctx.get('x-request-id');

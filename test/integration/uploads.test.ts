@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createTenant, type Tenant } from '../support/tenants.ts';
 import { client } from '../support/http.ts';
@@ -208,6 +209,32 @@ describe('artifact uploads', () => {
     expect(different.status).toBe(409);
     expect(different.body.error.code).toBe('idempotency_error');
     expect((await files()).length).toBe(before + 1);
+  });
+  // A browser seeking in a video or leaving the page drops a download midway:
+  // the normal end of a response, not an error to print as a stack trace.
+  it('lets a client leave a download midway with nothing on stderr', async () => {
+    const res = await upload(form(fieldsFor('video', sized(WEBM, 8 * MiB), [['testId', testId]])));
+    expect(res.status, res.text).toBe(201);
+    const printed = vi.spyOn(console, 'error');
+    try {
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((resolve, reject) => {
+          http.get(res.body.url, (r) => {
+            expect(r.statusCode).toBe(200);
+            r.once('data', () => {
+              r.destroy();
+              resolve();
+            });
+          }).on('error', reject);
+        });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      expect(printed.mock.calls.map((c) => String(c[0]))).toEqual([]);
+      // and the file is still served whole to a client that stays
+      expect(Buffer.from(await (await fetch(res.body.url)).arrayBuffer()).length).toBe(8 * MiB);
+    } finally {
+      printed.mockRestore();
+    }
   });
 });
 
