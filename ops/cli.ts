@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
       return Number(x);
     });
     const replayed = await replayDeadLetters(kafka, config, { dlqOffsets, projection: option(rest, '--projection'), step: option(rest, '--step') });
-    for (const e of replayed) console.log(`replayed ${line(e)}`);
+    for (const e of replayed) console.log(`replayed ${line(e)}\tfor ${e.replayedFor.join(',')}`);
     console.log(`${replayed.length} event(s) appended to ${config.topic}`);
     return 0;
   }

@@ -97,7 +97,7 @@ export type ReplayFilter = { dlqOffsets?: number[]; projection?: string; step?: 
 // the dlq-* ones, plus `replayed-from` and `replayed-for`) to the event topic.
 // Several projections dead-lettering the same message make one replay: entries
 // are unique by origin.
-export async function replayDeadLetters(kafka: Kafka, config: Config, filter: ReplayFilter): Promise<DeadLetterEntry[]> {
+export async function replayDeadLetters(kafka: Kafka, config: Config, filter: ReplayFilter): Promise<Array<DeadLetterEntry & { replayedFor: string[] }>> {
   const all = await readDeadLetters(kafka, config);
   const selected = all.filter(
     (e) =>
@@ -119,6 +119,7 @@ export async function replayDeadLetters(kafka: Kafka, config: Config, filter: Re
     return true;
   });
   if (unique.length === 0) return [];
+  const copies = unique.map((e) => ({ ...e, replayedFor: [...replayedFor.get(originOf(e))!].sort() }));
   // The same partitioner as ingest (murmur2 on the key): a run's events stay on one partition.
   const producer = kafka.producer({
     idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner,
@@ -128,18 +129,18 @@ export async function replayDeadLetters(kafka: Kafka, config: Config, filter: Re
     await producer.send({
       topic: config.topic,
       acks: -1,
-      messages: unique.map((e) => ({
+      messages: copies.map((e) => ({
         key: e.key,
         value: e.value,
         headers: {
           ...Object.fromEntries(Object.entries(e.headers).filter(([k]) => !k.startsWith('dlq-') && k !== REPLAYED_FROM_HEADER && k !== REPLAYED_FOR_HEADER)),
           [REPLAYED_FROM_HEADER]: `${config.dlqTopic}:${e.dlqPartition}:${e.dlqOffset}`,
-          [REPLAYED_FOR_HEADER]: [...replayedFor.get(originOf(e))!].sort().join(','),
+          [REPLAYED_FOR_HEADER]: e.replayedFor.join(','),
         },
       })),
     });
   } finally {
     await producer.disconnect();
   }
-  return unique;
+  return copies;
 }

@@ -160,6 +160,7 @@ describe('runledger dlq list and replay', () => {
     const replayed = await cli(stack, 'dlq', 'replay', '--offset', '0');
     expect(replayed.code, replayed.stderr).toBe(0);
     expect(replayed.stdout).toContain('1 event(s) appended');
+    expect(replayed.stdout).toMatch(/replayed .*\tfor postgres\n/);
     await stack.waitForProjections();
     expect(await count()).toBe(1);
     const row = (await stack.pool.query('SELECT duration, run_id FROM tests WHERE id = $1', [long.data.id])).rows[0];
