@@ -25,8 +25,10 @@ export type PublishDeadLetters = (letters: DeadLetter[]) => Promise<void>;
 // last offset even when its last messages could not be decoded.
 // `heartbeat` keeps the consumer in its group: a projection that waits for
 // something (the reactor waits for ClickHouse) calls it while it waits.
+// `behind`: how many messages of the partition the broker held after this
+// batch when it was fetched (0 when it reached the end): a catch-up has many.
 export type ProjectionBatch<E extends EventEnvelope = Event> = {
-  topic: string; partition: number; events: Array<PositionedEvent<E>>; lastOffset: number; heartbeat?: () => Promise<void>;
+  topic: string; partition: number; events: Array<PositionedEvent<E>>; lastOffset: number; heartbeat?: () => Promise<void>; behind?: number;
 };
 
 export interface Projection<E extends EventEnvelope = Event> {
@@ -158,7 +160,8 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       metrics.batchSize.observe(labels, batch.messages.length);
       const applyEnd = metrics.batchDuration.startTimer(labels);
       try {
-        await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last), heartbeat }, publish);
+        const behind = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
+        await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last), heartbeat, behind }, publish);
       } catch (err) {
         // kafkajs retries the batch (its own logs are off): say why here.
         logger.error({ err, projection: projection.name, partition: batch.partition, firstOffset: batch.firstOffset() }, 'batch failed, it will be retried');

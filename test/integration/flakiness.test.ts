@@ -10,6 +10,8 @@ import { assessFlakiness } from '../../domain/analytics/flakiness/service.ts';
 import { flakinessScores } from '../../domain/pg/flakiness-scores.ts';
 import { caseExecutions } from '../../domain/ch/flakiness.ts';
 import { DEFAULT_PARAMS, dayOf, evidenceOf } from '../../domain/analytics/flakiness/score.ts';
+import { FlakinessProjection } from '../../projections/flakiness/projection.ts';
+import { createLogger } from '../../lib/logger.ts';
 
 // Twelve runs of fifteen tests on main, over HTTP, with one of each kind of
 // evidence; run 10 is an infrastructure incident (12 of 15 tests fail).
@@ -310,5 +312,46 @@ describe('bad input and other projects', () => {
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('insufficient_scope');
     expect((await client(stack.url, { key: key.body.key }).get('/api/quarantine')).status).toBe(200);
+  });
+});
+
+// One scoring per project per window (coalesceMs) coalesces a stream of small
+// batches; a batch far behind its partition's end (a catch-up) does not wait
+// for the window, or a catch-up would drain one fetch per window.
+describe('the flakiness projection between scorings', () => {
+  const WINDOW_MS = 8000;
+  it('scores a catch-up batch at once, and a batch at the end of its partition only after the window', { timeout: 30_000 }, async () => {
+    const projection = new FlakinessProjection(stack.pool, stack.ch, createLogger('test', 'silent'), { coalesceMs: WINDOW_MS });
+    // Positions ClickHouse already applied: the projection waits for nothing there.
+    const [at] = await stack.ch.select<{ p: number; o: string }>(
+      `SELECT partition AS p, toString(max(offset)) AS o FROM projection_offsets_v1 WHERE projection = 'clickhouse' GROUP BY partition ORDER BY partition LIMIT 1`,
+    );
+    const offset = Number(at!.o);
+    const event = makeEvent('run.updated', {
+      projectId: b.projectId, runId: runIds[0]!, actor: { type: 'system', id: 'test' }, correlationId: null, now: new Date().toISOString(),
+      data: { id: runIds[0]!, status: 'passed', stats: null, duration: null, updatedAt: new Date().toISOString(), run: { branch: 'main', commitSha: commitOf(0), createdAt: new Date().toISOString() } },
+    });
+    const batch = (behind: number) => ({
+      topic: stack.config.topic, partition: Number(at!.p), lastOffset: offset, behind,
+      events: [{ partition: Number(at!.p), offset, event, message: { key: null, value: null, headers: {} } }],
+    });
+    const scoredAt = async () => (await stack.pool.query('SELECT scored_at AS t FROM flakiness_snapshots WHERE project_id = $1', [b.projectId])).rows[0].t as Date;
+    await projection.apply(batch(0)); // the first scoring of this instance: no window yet
+    const first = await scoredAt();
+    await projection.apply(batch(50_000)); // within the window, but far behind: scored again at once
+    const second = await scoredAt();
+    expect(second.getTime()).toBeGreaterThan(first.getTime());
+    expect(second.getTime() - first.getTime()).toBeLessThan(WINDOW_MS);
+    // At the end of its partition a batch waits for the window.
+    let settled = false;
+    const third = projection.apply(batch(0)).finally(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(settled).toBe(false);
+    expect((await scoredAt()).getTime()).toBe(second.getTime());
+    await third;
+    expect((await scoredAt()).getTime()).toBeGreaterThan(second.getTime());
+    await projection.close();
   });
 });
