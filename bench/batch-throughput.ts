@@ -10,7 +10,7 @@ import { createTenant } from '../test/support/tenants.ts';
 import { client } from '../test/support/http.ts';
 import { runBody, testBody } from '../test/support/fixtures.ts';
 import { ROOT } from '../test/support/processes.ts';
-import { cpuSecondsOf } from './cpu.ts';
+import { cpuSecondsOf, ownCpuSeconds } from './cpu.ts';
 import { createKafka } from '../lib/kafka.ts';
 import { testReport, WriteScope } from '../ingest/commands.ts';
 import type { RegisteredRun } from '../ingest/run-registry.ts';
@@ -36,11 +36,6 @@ function eventsOf(items: ReturnType<typeof result>[], run: RegisteredRun): Event
   const scope = new WriteScope(null as never, ctx as never);
   return items.map((b) => testReport(scope, TestCreateBody.parse(b), run).events[0]!);
 }
-
-const ownCpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 async function runPool<T>(tasks: T[], concurrency: number, work: (t: T) => Promise<void>): Promise<void> {
   let next = 0;

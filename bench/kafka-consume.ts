@@ -13,14 +13,10 @@ import { loadConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
 import { partitionKey } from '../schemas/events.ts';
 import { projectorLoad } from './projectors/events.ts';
+import { ownCpuSeconds } from './cpu.ts';
 
 const PARTITIONS = 6;
 const FETCH = { maxBytes: 2 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, minBytes: 1, maxWaitMs: 100 };
-
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 type Read = { eventsPerSecond: number; cpuMicrosPerEvent: number };
 
@@ -47,11 +43,11 @@ export async function measureKafkaConsume(results = Number(process.env.BENCH_RES
   const bytes = events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
 
   const timed = async (read: () => Promise<void>): Promise<Read> => {
-    const c0 = cpuSeconds();
+    const c0 = ownCpuSeconds();
     const t0 = process.hrtime.bigint();
     await read();
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { eventsPerSecond: Math.round(total / s), cpuMicrosPerEvent: Math.round(((cpuSeconds() - c0) / total) * 1e6 * 10) / 10 };
+    return { eventsPerSecond: Math.round(total / s), cpuMicrosPerEvent: Math.round(((ownCpuSeconds() - c0) / total) * 1e6 * 10) / 10 };
   };
 
   let round = 0;

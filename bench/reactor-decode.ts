@@ -9,11 +9,7 @@
 import { decode, wanted, type RawMessage } from '../projections/kafka/consumer.ts';
 import { Event, type EventType } from '../schemas/events.ts';
 import { projectorLoad } from './projectors/events.ts';
-
-const cpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
+import { ownCpuSeconds } from './cpu.ts';
 
 export function measureReactorDecode(results = Number(process.env.BENCH_RESULTS ?? 20_000)) {
   const load = projectorLoad('proj_01JEXAMP1E0000000000000000', 20, Math.ceil(results / 20));
@@ -36,11 +32,11 @@ export function measureReactorDecode(results = Number(process.env.BENCH_RESULTS 
   const out: Record<string, { eventsPerSecond: number; cpuSecondsPer100k: number }> = {};
   const measure = (name: string, fn: (m: RawMessage) => unknown, messages: RawMessage[]) => {
     for (let i = 0; i < 2000; i++) fn(messages[i % messages.length]!); // warm-up
-    const c0 = cpu();
+    const c0 = ownCpuSeconds();
     const t0 = process.hrtime.bigint();
     for (const m of messages) fn(m);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    out[name] = { eventsPerSecond: Math.round(messages.length / s), cpuSecondsPer100k: Math.round(((cpu() - c0) / messages.length) * 1e5 * 100) / 100 };
+    out[name] = { eventsPerSecond: Math.round(messages.length / s), cpuSecondsPer100k: Math.round(((ownCpuSeconds() - c0) / messages.length) * 1e5 * 100) / 100 };
   };
   for (const [name, fn] of Object.entries(ways)) measure(name, fn, withHeaders);
   measure('after-no-header', ways.after!, bare);

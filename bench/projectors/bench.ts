@@ -25,17 +25,13 @@ import { TEST_ERRORS_TABLE, testErrorRow } from '../../projections/clickhouse/ta
 import type { PositionedEvent, Projection } from '../../projections/kafka/consumer.ts';
 import type { EventOf } from '../../schemas/events.ts';
 import { projectorLoad, type Load } from './events.ts';
-
-const cpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
+import { ownCpuSeconds } from '../cpu.ts';
 
 async function timed(fn: () => Promise<void>): Promise<{ seconds: number; cpuSeconds: number }> {
-  const c0 = cpu();
+  const c0 = ownCpuSeconds();
   const t0 = process.hrtime.bigint();
   await fn();
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: cpu() - c0 };
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: ownCpuSeconds() - c0 };
 }
 
 const rate = (n: number, s: number) => Math.round(n / s);
