@@ -157,10 +157,10 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       await publish(undecodable);
       const started = Date.now();
       const last = batch.lastOffset();
+      const behind = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
       metrics.batchSize.observe(labels, batch.messages.length);
       const applyEnd = metrics.batchDuration.startTimer(labels);
       try {
-        const behind = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
         await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last), heartbeat, behind }, publish);
       } catch (err) {
         // kafkajs retries the batch (its own logs are off): say why here.
@@ -189,7 +189,7 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
       }
       commitEnd();
       liveness?.commit(batch.partition);
-      metrics.consumerLag.set({ ...labels, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+      metrics.consumerLag.set({ ...labels, partition: String(batch.partition) }, behind);
       await heartbeat();
       logger.debug({ partition: batch.partition, events: batch.messages.length, ms: Date.now() - started }, 'batch applied');
     },
@@ -232,9 +232,8 @@ export function correlationIdOf(message: RawMessage): string | null {
 // by ingest/events.ts starts so). When neither tells, it is decoded in full.
 const LEADING_TYPE = /^\{"id":"[^"\\]*","type":"([a-z_.]+)"/;
 export function wanted(message: RawMessage, handles: ReadonlySet<string>): boolean {
-  const header = message.headers?.['event-type'];
-  const fromHeader = Array.isArray(header) ? header[0] : header;
-  if (fromHeader !== undefined) return handles.has(fromHeader.toString());
+  const fromHeader = headerOf(message, 'event-type');
+  if (fromHeader !== undefined) return handles.has(fromHeader);
   const prefix = message.value?.toString('utf8', 0, 160) ?? '';
   const type = LEADING_TYPE.exec(prefix)?.[1];
   return type === undefined || handles.has(type);
@@ -243,9 +242,14 @@ export function wanted(message: RawMessage, handles: ReadonlySet<string>): boole
 // A dead letter replayed for other projections (`runledger dlq replay`): this
 // one applied the original. Skipped like an unwanted type: the offset commits.
 export function appliedBefore(message: RawMessage, projection: string): boolean {
-  const header = message.headers?.[REPLAYED_FOR_HEADER];
-  const value = Array.isArray(header) ? header[0] : header;
-  return value !== undefined && !value.toString().split(',').includes(projection);
+  const replayedFor = headerOf(message, REPLAYED_FOR_HEADER);
+  return replayedFor !== undefined && !replayedFor.split(',').includes(projection);
+}
+
+// A header's (first) value as text; kafkajs gives a repeated header as an array.
+function headerOf(message: RawMessage, name: string): string | undefined {
+  const header = message.headers?.[name];
+  return (Array.isArray(header) ? header[0] : header)?.toString();
 }
 
 export function decode(message: RawMessage): { ok: true; event: Event } | { ok: false; reason: string };
