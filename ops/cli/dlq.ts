@@ -95,8 +95,6 @@ export type ReplayFilter = { dlqOffsets?: number[]; projection?: string; step?: 
 
 // Appends the selected dead letters' original bytes, key and headers (without
 // the dlq-* ones, plus `replayed-from` and `replayed-for`) to the event topic.
-// Several projections dead-lettering the same message make one replay: entries
-// are unique by origin.
 export async function replayDeadLetters(kafka: Kafka, config: Config, filter: ReplayFilter): Promise<Array<DeadLetterEntry & { replayedFor: string[] }>> {
   const all = await readDeadLetters(kafka, config);
   const selected = all.filter(
@@ -105,21 +103,19 @@ export async function replayDeadLetters(kafka: Kafka, config: Config, filter: Re
       (!filter.projection || e.projection === filter.projection) &&
       (!filter.step || e.step === filter.step),
   );
-  // The projections whose dead letters of each origin are selected: only they
-  // apply the copy (REPLAYED_FOR_HEADER); the others applied the event the
-  // first time, and a second application would count its result twice in
-  // ClickHouse's aggregates or send its webhook again.
-  const replayedFor = new Map<string, Set<string>>();
-  const originOf = (e: DeadLetterEntry) => `${e.origin.topic}/${e.origin.partition}/${e.origin.offset}`;
-  for (const e of selected) replayedFor.set(originOf(e), (replayedFor.get(originOf(e)) ?? new Set()).add(e.projection));
-  const seen = new Set<string>();
-  const unique = selected.filter((e) => {
-    if (seen.has(originOf(e))) return false;
-    seen.add(originOf(e));
-    return true;
-  });
-  if (unique.length === 0) return [];
-  const copies = unique.map((e) => ({ ...e, replayedFor: [...replayedFor.get(originOf(e))!].sort() }));
+  // One copy per origin, for the projections whose dead letters of it are
+  // selected: only they apply it (REPLAYED_FOR_HEADER); the others applied the
+  // event the first time, and a second application would count its result
+  // twice in ClickHouse's aggregates or send its webhook again.
+  const byOrigin = new Map<string, { entry: DeadLetterEntry; projections: Set<string> }>();
+  for (const e of selected) {
+    const origin = `${e.origin.topic}/${e.origin.partition}/${e.origin.offset}`;
+    const copy = byOrigin.get(origin);
+    if (copy) copy.projections.add(e.projection);
+    else byOrigin.set(origin, { entry: e, projections: new Set([e.projection]) });
+  }
+  if (byOrigin.size === 0) return [];
+  const copies = [...byOrigin.values()].map(({ entry, projections }) => ({ ...entry, replayedFor: [...projections].sort() }));
   // The same partitioner as ingest (murmur2 on the key): a run's events stay on one partition.
   const producer = kafka.producer({
     idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner,
