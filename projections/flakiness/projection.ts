@@ -39,10 +39,11 @@ type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; coalesceMs?: 
 // window instead of one per batch. A batch far behind the end of its partition
 // (a catch-up: fetches are big, and a scoring per fetch is no waste) does not
 // wait for the window: with it a catch-up drained one fetch per second, 9,127
-// events/s, under 2× an ingest of 5,027/s (docs/scaling.md). A batch joins only a scoring that starts
-// after ClickHouse applied the batch, so its position is recorded only once
-// stored scores include its events; the scores and the position are then two
-// transactions (a crash between them scores again on replay, which is harmless).
+// events/s, under 2× an ingest of 5,027/s (docs/scaling.md). A batch joins
+// only a scoring that starts after ClickHouse applied the batch, so its
+// position is recorded only once stored scores include its events; the scores
+// and the position are then two transactions (a crash between them scores
+// again on replay, which is harmless).
 //
 // Scores also age (they are as of a day) and depend on settings that change
 // outside the log: every sweepEveryMs it scores again each project whose scores
@@ -100,12 +101,12 @@ export class FlakinessProjection implements Projection<EventEnvelope> {
   }
 
   // The project's next scoring (joined if one is waiting to start), at least
-  // coalesceMs after its previous one started unless `now`, once the one under
+  // coalesceMs after its previous one started unless `atOnce`, once the one under
   // way (if any) is done; resolves once its scores are stored.
-  private scoreSoon(projectId: string, now: boolean): Promise<void> {
+  private scoreSoon(projectId: string, atOnce: boolean): Promise<void> {
     const waiting = this.nextScoring.get(projectId);
     if (waiting) return waiting;
-    const due = now ? 0 : (this.lastScoringStarted.get(projectId) ?? 0) + (this.opts.coalesceMs ?? 1000);
+    const due = atOnce ? 0 : (this.lastScoringStarted.get(projectId) ?? 0) + (this.opts.coalesceMs ?? 1000);
     const next = new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()))).then(() => this.oneAtATime(async () => {
       this.nextScoring.delete(projectId); // batches from now on wait for another scoring
       this.lastScoringStarted.set(projectId, Date.now());
