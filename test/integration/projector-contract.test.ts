@@ -87,6 +87,43 @@ describe('example events through each projector', () => {
     expect(dead).toEqual([]);
   });
 
+  it('postgres keeps a test case\'s earliest time and latest result, whatever the order of its results in a batch and across partitions', async () => {
+    const projection = new PostgresProjection(stack.pool, logger);
+    const projectId = 'project_01JCASEROW0000000000000000';
+    const publish = async (l: DeadLetter[]) => expect(l).toEqual([]);
+    const result = (runId: string, partition: number, offset: number, id: string, createdAt: string, title: string, status: string) => {
+      const pe = ofRun(projectId, runId, 'test.reported', partition, at(offset));
+      Object.assign(pe.event.data, { id, createdAt, title, status });
+      return pe;
+    };
+    // Positions past the ones the test before applied on these partitions.
+    const at = (offset: number) => 1000 + offset;
+    const apply = (partition: number, events: PositionedEvent[]) =>
+      projection.apply({ topic: stack.config.topic, partition, events, lastOffset: events.at(-1)!.offset }, publish);
+    const row = async () => (await stack.pool.query(
+      `SELECT title, first_seen_at, last_seen_at, last_test_id, last_status, count(*) OVER () AS n FROM test_cases WHERE project_id = $1`, [projectId],
+    )).rows;
+    await apply(0, [ofRun(projectId, 'run_A', 'run.created', 0, at(0))]);
+    await apply(1, [ofRun(projectId, 'run_B', 'run.created', 1, at(0))]);
+    // Out of time order within one batch; the last two at one time, where the greater id wins.
+    await apply(0, [
+      result('run_A', 0, 1, 'test_a1', '2026-03-19T10:00:00.000Z', 'first', 'failed'),
+      result('run_A', 0, 2, 'test_a3', '2026-03-19T10:02:00.000Z', 'latest', 'passed'),
+      result('run_A', 0, 3, 'test_a2', '2026-03-19T10:01:00.000Z', 'middle', 'flaky'),
+      result('run_A', 0, 4, 'test_a0', '2026-03-19T10:02:00.000Z', 'tied, smaller id', 'failed'),
+    ]);
+    expect(await row()).toEqual([{
+      title: 'latest', first_seen_at: new Date('2026-03-19T10:00:00.000Z'), last_seen_at: new Date('2026-03-19T10:02:00.000Z'),
+      last_test_id: 'test_a3', last_status: 'passed', n: 1,
+    }]);
+    // Another partition's batch, older: it moves only the earliest time.
+    await apply(1, [result('run_B', 1, 1, 'test_b1', '2026-03-19T09:59:00.000Z', 'older', 'skipped')]);
+    expect(await row()).toEqual([{
+      title: 'latest', first_seen_at: new Date('2026-03-19T09:59:00.000Z'), last_seen_at: new Date('2026-03-19T10:02:00.000Z'),
+      last_test_id: 'test_a3', last_status: 'passed', n: 1,
+    }]);
+  });
+
   it('clickhouse applies each example, and skips a replayed batch', async () => {
     const projection = new ClickHouseProjection(stack.ch, stack.config.topic, logger);
     const apply = (type: EventType, offset: number) =>

@@ -112,24 +112,21 @@ async function insertSteps(tx: PoolClient, stored: readonly ReportedTest[]): Pro
 
 // Test cases span runs, and so partitions: first/last seen are kept with
 // least/greatest so the result does not depend on cross-partition order.
-// Rows are written in id order, so two partitions' batches lock them in one order.
+// A batch's results of one case are reduced to its latest (by created_at, then
+// id, in the upsert's own comparison) and their earliest time in one sort; the
+// rest of the row is the case's identity (its id is derived from project, file,
+// full title and variant), the same in each of them. Rows are written in id
+// order, so two partitions' batches lock them in one order.
 async function upsertTestCases(tx: PoolClient, stored: readonly ReportedTest[]): Promise<void> {
   const col = <T>(f: (t: ReportedTest) => T) => stored.map(f);
   await tx.query(
-    `WITH v AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
-         WITH ORDINALITY AS v(id, project_id, title, full_title, file_path, variant, seen_at, test_id, status, ord)
-     ), first AS (
-       SELECT DISTINCT ON (id) id, project_id, full_title, file_path, variant FROM v ORDER BY id, ord
-     ), latest AS (
-       SELECT DISTINCT ON (id) id, title, seen_at, test_id, status FROM v ORDER BY id, seen_at DESC, test_id DESC
-     ), span AS (
-       SELECT id, min(seen_at) AS first_seen FROM v GROUP BY id
-     )
-     INSERT INTO test_cases AS c (id, project_id, title, full_title, file_path, variant, first_seen_at, last_seen_at, last_test_id, last_status)
-     SELECT f.id, f.project_id, l.title, f.full_title, f.file_path, f.variant, s.first_seen, l.seen_at, l.test_id, l.status
-     FROM first f JOIN latest l USING (id) JOIN span s USING (id)
-     ORDER BY f.id
+    `INSERT INTO test_cases AS c (id, project_id, title, full_title, file_path, variant, first_seen_at, last_seen_at, last_test_id, last_status)
+     SELECT DISTINCT ON (id) id, project_id, title, full_title, file_path, variant,
+       min(seen_at) OVER (PARTITION BY id ORDER BY seen_at DESC, test_id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
+       seen_at, test_id, status
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
+       AS v(id, project_id, title, full_title, file_path, variant, seen_at, test_id, status)
+     ORDER BY id, seen_at DESC, test_id DESC
      ON CONFLICT (id) DO UPDATE SET
        first_seen_at = least(c.first_seen_at, excluded.first_seen_at),
        last_seen_at = greatest(c.last_seen_at, excluded.last_seen_at),
