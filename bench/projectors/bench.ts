@@ -58,7 +58,7 @@ async function copyBaseline(stack: TestStack, load: Load): Promise<void> {
       }
       if (!cases.has(d.testCaseId)) {
         cases.add(d.testCaseId);
-        caseLines.push(copyLine([d.testCaseId, event.projectId, d.title, d.fullTitle, d.filePath, d.variant, d.createdAt, d.createdAt, d.id, d.status]));
+        caseLines.push(copyLine([d.testCaseId, event.projectId, d.title, d.fullTitle, d.filePath, d.variant]));
       }
     }
     // One transaction per batch, as the projector's.
@@ -72,7 +72,7 @@ async function copyBaseline(stack: TestStack, load: Load): Promise<void> {
         'COPY test_steps (test_id, idx, parent_idx, depth, title, category, status, duration, error) FROM STDIN')));
       if (caseLines.length) {
         await pipeline(Readable.from([caseLines.join('')]), client.query(copyStreams.from(
-          'COPY test_cases (id, project_id, title, full_title, file_path, variant, first_seen_at, last_seen_at, last_test_id, last_status) FROM STDIN')));
+          'COPY test_cases (id, project_id, title, full_title, file_path, variant) FROM STDIN')));
       }
       await client.query('COMMIT');
     } finally {

@@ -29,6 +29,8 @@ function handleOne(tx: PoolClient, event: Exclude<Event, { type: 'test.reported'
 }
 
 type Applied = { pe: PositionedEvent; outcome: Outcome };
+// ~10 MB of ids.
+const KNOWN_CASES_MAX = 100_000;
 
 // Postgres read models (runs, tests, steps, suites, test cases, ...). A batch's
 // rows and its position in projection_offsets commit in one transaction, and
@@ -44,11 +46,19 @@ type Applied = { pe: PositionedEvent; outcome: Outcome };
 // dead-lettered, and the rest commits (projections/kafka/isolate.ts).
 export class PostgresProjection implements Projection {
   readonly name = POSTGRES_PROJECTION;
+  // Test cases known to be stored, so their results need no test_cases write
+  // (handlers/tests.ts). Added to only after the batch that stored them
+  // committed; emptied when full, which costs one write per case again. A
+  // reset of the read models happens with the projection stopped (reset.ts),
+  // and a deleted project's later events are dropped, so an id here never
+  // names a row that is gone while it matters.
+  private knownCases = new Set<string>();
 
   constructor(private pool: Pool, private logger: Logger) {}
 
   async apply(batch: ProjectionBatch, publish: PublishDeadLetters): Promise<void> {
     const { topic, partition, events, lastOffset } = batch;
+    let committed: Applied[] = [];
     await withTransaction(this.pool, async (tx) => {
       await tx.query(
         `INSERT INTO projection_offsets (projection, topic, partition, "offset") VALUES ($1, $2, $3, -1) ON CONFLICT DO NOTHING`,
@@ -100,7 +110,16 @@ export class PostgresProjection implements Projection {
         `UPDATE projection_offsets SET "offset" = $4 WHERE projection = $1 AND topic = $2 AND partition = $3`,
         [this.name, topic, partition, lastOffset],
       );
+      committed = applied;
     });
+    this.rememberCases(committed);
+  }
+
+  private rememberCases(applied: readonly Applied[]): void {
+    if (this.knownCases.size > KNOWN_CASES_MAX) this.knownCases.clear();
+    for (const { pe: { event }, outcome } of applied) {
+      if (event.type === 'test.reported' && outcome.kind === 'ok') this.knownCases.add(event.data.testCaseId);
+    }
   }
 
   // Applies events in log order, results in runs of consecutive ones. `deleted`
@@ -113,7 +132,7 @@ export class PostgresProjection implements Projection {
     let results: Array<ReportedTest & { pe: PositionedEvent }> = [];
     const flush = async () => {
       if (results.length === 0) return;
-      const outcomes = await testsReported(tx, results);
+      const outcomes = await testsReported(tx, results, this.knownCases);
       results.forEach((r, i) => out.push({ pe: r.pe, outcome: outcomes[i]! }));
       results = [];
       // A large batch outlasts the group's session on a busy machine: without a

@@ -87,41 +87,40 @@ describe('example events through each projector', () => {
     expect(dead).toEqual([]);
   });
 
-  it('postgres keeps a test case\'s earliest time and latest result, whatever the order of its results in a batch and across partitions', async () => {
-    const projection = new PostgresProjection(stack.pool, logger);
+  it('postgres writes a test case\'s row once, from the first result stored, even when a batch that stored it first rolled back', async () => {
     const projectId = 'project_01JCASEROW0000000000000000';
-    const publish = async (l: DeadLetter[]) => expect(l).toEqual([]);
-    const result = (runId: string, partition: number, offset: number, id: string, createdAt: string, title: string, status: string) => {
-      const pe = ofRun(projectId, runId, 'test.reported', partition, at(offset));
-      Object.assign(pe.event.data, { id, createdAt, title, status });
-      return pe;
-    };
+    const projection = new PostgresProjection(stack.pool, logger);
+    const fine = async (l: DeadLetter[]) => expect(l).toEqual([]);
     // Positions past the ones the test before applied on these partitions.
     const at = (offset: number) => 1000 + offset;
-    const apply = (partition: number, events: PositionedEvent[]) =>
-      projection.apply({ topic: stack.config.topic, partition, events, lastOffset: events.at(-1)!.offset }, publish);
-    const row = async () => (await stack.pool.query(
-      `SELECT title, first_seen_at, last_seen_at, last_test_id, last_status, count(*) OVER () AS n FROM test_cases WHERE project_id = $1`, [projectId],
+    const result = (runId: string, partition: number, offset: number, fullTitle: string) => {
+      const pe = ofRun(projectId, runId, 'test.reported', partition, at(offset));
+      Object.assign(pe.event.data, { testCaseId: `testCase_${fullTitle}`, fullTitle: `Suite > ${fullTitle}`, title: fullTitle });
+      return pe;
+    };
+    const apply = (p: PostgresProjection, partition: number, events: PositionedEvent[], publish = fine) =>
+      p.apply({ topic: stack.config.topic, partition, events, lastOffset: events.at(-1)!.offset }, publish);
+    const rows = async () => (await stack.pool.query(
+      'SELECT id, title, full_title FROM test_cases WHERE project_id = $1 ORDER BY id', [projectId],
     )).rows;
-    await apply(0, [ofRun(projectId, 'run_A', 'run.created', 0, at(0))]);
-    await apply(1, [ofRun(projectId, 'run_B', 'run.created', 1, at(0))]);
-    // Out of time order within one batch; the last two at one time, where the greater id wins.
-    await apply(0, [
-      result('run_A', 0, 1, 'test_a1', '2026-03-19T10:00:00.000Z', 'first', 'failed'),
-      result('run_A', 0, 2, 'test_a3', '2026-03-19T10:02:00.000Z', 'latest', 'passed'),
-      result('run_A', 0, 3, 'test_a2', '2026-03-19T10:01:00.000Z', 'middle', 'flaky'),
-      result('run_A', 0, 4, 'test_a0', '2026-03-19T10:02:00.000Z', 'tied, smaller id', 'failed'),
-    ]);
-    expect(await row()).toEqual([{
-      title: 'latest', first_seen_at: new Date('2026-03-19T10:00:00.000Z'), last_seen_at: new Date('2026-03-19T10:02:00.000Z'),
-      last_test_id: 'test_a3', last_status: 'passed', n: 1,
-    }]);
-    // Another partition's batch, older: it moves only the earliest time.
-    await apply(1, [result('run_B', 1, 1, 'test_b1', '2026-03-19T09:59:00.000Z', 'older', 'skipped')]);
-    expect(await row()).toEqual([{
-      title: 'latest', first_seen_at: new Date('2026-03-19T09:59:00.000Z'), last_seen_at: new Date('2026-03-19T10:02:00.000Z'),
-      last_test_id: 'test_a3', last_status: 'passed', n: 1,
-    }]);
+    await apply(projection, 0, [ofRun(projectId, 'run_A', 'run.created', 0, at(0))]);
+    await apply(projection, 1, [ofRun(projectId, 'run_B', 'run.created', 1, at(0))]);
+
+    // A batch that fails before it commits (here its dead-letter step) leaves no row, and its retry writes them.
+    const first = [result('run_A', 0, 1, 'logs in'), result('run_A', 0, 2, 'logs in'), result('run_A', 0, 3, 'logs out')];
+    await expect(apply(projection, 0, first, async () => { throw new Error('the DLQ is down'); })).rejects.toThrow('the DLQ is down');
+    expect(await rows()).toEqual([]);
+    await apply(projection, 0, first);
+    const expected = [
+      { id: 'testCase_logs in', title: 'logs in', full_title: 'Suite > logs in' },
+      { id: 'testCase_logs out', title: 'logs out', full_title: 'Suite > logs out' },
+    ];
+    expect(await rows()).toEqual(expected);
+    expect((await stack.pool.query('SELECT total_tests FROM runs WHERE id = $1', ['run_A'])).rows).toEqual([{ total_tests: 3 }]);
+    // Later results of the same cases, on another partition, from this process and from a new one: the rows stay as they are.
+    await apply(projection, 1, [result('run_B', 1, 1, 'logs in')]);
+    await apply(new PostgresProjection(stack.pool, logger), 1, [result('run_B', 1, 2, 'logs out'), result('run_B', 1, 3, 'signs up')]);
+    expect(await rows()).toEqual([...expected, { id: 'testCase_signs up', title: 'signs up', full_title: 'Suite > signs up' }]);
   });
 
   it('clickhouse applies each example, and skips a replayed batch', async () => {

@@ -41,14 +41,13 @@ const STEP_COLUMNS = ['test_id', 'idx', 'parent_idx', 'depth', 'title', 'categor
 //   - a result already stored (a replay, a duplicate) changes nothing at all;
 //   - each stored result adds one to its run's counters: summed here, one
 //     UPDATE for all runs instead of one per result on the same hot row;
-//   - test cases: first/last seen are least/greatest and the latest result by
-//     (created_at, id) wins, so the batch's results of one case are reduced to
-//     one row in SQL (the same collation as the upsert's comparison) first.
+//   - a test case's row is written by the first result stored for it, and
+//     only then (insertTestCases).
 // `seq` is the event's offset in its partition: a run's events share a
 // partition, so within a run it is log order, which is commit order, and a
 // replay gives every row the same value (the live stream resumes by it).
 // Returns one outcome per item, in order.
-export async function testsReported(tx: PoolClient, items: readonly ReportedTest[]): Promise<Outcome[]> {
+export async function testsReported(tx: PoolClient, items: readonly ReportedTest[], knownCases: ReadonlySet<string>): Promise<Outcome[]> {
   const runIds = [...new Set(items.map((t) => t.event.data.runId))];
   const known = new Set<string>(
     (await tx.query('SELECT id FROM runs WHERE id = ANY($1::text[])', [runIds])).rows.map((r) => r.id as string),
@@ -77,7 +76,7 @@ export async function testsReported(tx: PoolClient, items: readonly ReportedTest
 
   await addToRunCounters(tx, stored);
   await insertSteps(tx, stored);
-  await upsertTestCases(tx, stored);
+  await insertTestCases(tx, stored, knownCases);
   return outcomes;
 }
 
@@ -110,31 +109,33 @@ async function insertSteps(tx: PoolClient, stored: readonly ReportedTest[]): Pro
   await copyInto(tx, 'test_steps', STEP_COLUMNS, lines);
 }
 
-// Test cases span runs, and so partitions: first/last seen are kept with
-// least/greatest so the result does not depend on cross-partition order.
-// A batch's results of one case are reduced to its latest (by created_at, then
-// id, in the upsert's own comparison) and their earliest time in one sort; the
-// rest of the row is the case's identity (its id is derived from project, file,
-// full title and variant), the same in each of them. Rows are written in id
-// order, so two partitions' batches lock them in one order.
-async function upsertTestCases(tx: PoolClient, stored: readonly ReportedTest[]): Promise<void> {
-  const col = <T>(f: (t: ReportedTest) => T) => stored.map(f);
+// A test case's row is its identity: its id is derived from project, file,
+// full title and variant, and its title is the full title's last part. The
+// first result stored for a case writes the row and later ones leave it alone
+// (a result's outcome lives in tests and in ClickHouse), so every order of
+// applying the log gives the same rows (a client that sent one case under two
+// titles would keep the first stored). Cases in `known` (this process stored them before)
+// are not sent at all: from a suite's second run on, that is nearly every
+// result, which spares Postgres an upsert per result, the most expensive
+// statement of a batch before (docs/scaling.md, session 10). New rows go in id
+// order, so two partitions' batches inserting the same new cases wait for each
+// other in one order and never deadlock.
+async function insertTestCases(tx: PoolClient, stored: readonly ReportedTest[], known: ReadonlySet<string>): Promise<void> {
+  const firstOf = new Map<string, ReportedTest>();
+  for (const t of stored) {
+    const id = t.event.data.testCaseId;
+    if (!known.has(id) && !firstOf.has(id)) firstOf.set(id, t);
+  }
+  if (firstOf.size === 0) return;
+  const rows = [...firstOf.values()];
+  const col = (f: (t: ReportedTest) => string) => rows.map(f);
   await tx.query(
-    `INSERT INTO test_cases AS c (id, project_id, title, full_title, file_path, variant, first_seen_at, last_seen_at, last_test_id, last_status)
-     SELECT DISTINCT ON (id) id, project_id, title, full_title, file_path, variant,
-       min(seen_at) OVER (PARTITION BY id ORDER BY seen_at DESC, test_id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-       seen_at, test_id, status
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
-       AS v(id, project_id, title, full_title, file_path, variant, seen_at, test_id, status)
-     ORDER BY id, seen_at DESC, test_id DESC
-     ON CONFLICT (id) DO UPDATE SET
-       first_seen_at = least(c.first_seen_at, excluded.first_seen_at),
-       last_seen_at = greatest(c.last_seen_at, excluded.last_seen_at),
-       last_test_id = CASE WHEN (excluded.last_seen_at, excluded.last_test_id) > (c.last_seen_at, c.last_test_id) THEN excluded.last_test_id ELSE c.last_test_id END,
-       last_status  = CASE WHEN (excluded.last_seen_at, excluded.last_test_id) > (c.last_seen_at, c.last_test_id) THEN excluded.last_status ELSE c.last_status END,
-       title        = CASE WHEN (excluded.last_seen_at, excluded.last_test_id) > (c.last_seen_at, c.last_test_id) THEN excluded.title ELSE c.title END`,
+    `INSERT INTO test_cases (id, project_id, title, full_title, file_path, variant)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+       AS v(id, project_id, title, full_title, file_path, variant)
+     ORDER BY id
+     ON CONFLICT (id) DO NOTHING`,
     [col((t) => t.event.data.testCaseId), col((t) => t.event.projectId), col((t) => t.event.data.title), col((t) => t.event.data.fullTitle),
-      col((t) => t.event.data.filePath), col((t) => t.event.data.variant), col((t) => t.event.data.createdAt), col((t) => t.event.data.id),
-      col((t) => t.event.data.status)],
+      col((t) => t.event.data.filePath), col((t) => t.event.data.variant)],
   );
 }
