@@ -109,17 +109,17 @@ async function insertSteps(tx: PoolClient, stored: readonly ReportedTest[]): Pro
   await copyInto(tx, 'test_steps', STEP_COLUMNS, lines);
 }
 
-// A test case's row is its identity: its id is derived from project, file,
-// full title and variant, and its title is the full title's last part. The
-// first result stored for a case writes the row and later ones leave it alone
-// (a result's outcome lives in tests and in ClickHouse), so every order of
-// applying the log gives the same rows (a client that sent one case under two
-// titles would keep the first stored). Cases in `known` (this process stored them before)
-// are not sent at all: from a suite's second run on, that is nearly every
-// result, which spares Postgres an upsert per result, the most expensive
-// statement of a batch before (docs/scaling.md, session 10). New rows go in id
-// order, so two partitions' batches inserting the same new cases wait for each
-// other in one order and never deadlock.
+// A test case's row is its identity: the id is derived from project, file,
+// full title and variant, and the title comes with the full title. The first
+// result stored for a case writes the row and later ones leave it alone (a
+// result's outcome lives in tests and in ClickHouse), so every order of
+// applying the log gives the same rows; a client that sent one case under two
+// titles keeps the first stored. Cases in `known` (stored before, as this
+// process saw) are not sent at all: from a suite's second run on, that is
+// nearly every result, which spares Postgres an upsert per result, the most
+// expensive statement of a batch before (docs/scaling.md, session 10). New
+// rows go in id order, so two partitions' batches inserting the same new cases
+// wait for each other in one order and never deadlock.
 async function insertTestCases(tx: PoolClient, stored: readonly ReportedTest[], known: ReadonlySet<string>): Promise<void> {
   const firstOf = new Map<string, ReportedTest>();
   for (const t of stored) {
