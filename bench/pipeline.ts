@@ -28,7 +28,7 @@ import { cpuSecondsOf } from './cpu.ts';
 import { committedOffsets, topicEnds } from '../lib/kafka.ts';
 import { ClickHouse, sql } from '../lib/clickhouse.ts';
 import { TestCreateBody } from '../schemas/api.ts';
-import { derivedId } from '../schemas/ids.ts';
+import { testCaseIdOf } from '../schemas/ids.ts';
 import { migrateClickHouse } from '../lib/migrate.ts';
 import { groupIdOf, PROJECTION_NAMES, type ProjectionName } from '../lib/consumer-groups.ts';
 
@@ -218,7 +218,7 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
           const n = Math.min(perRequest, opts.testsPerRun - i, results - done);
           const items = Array.from({ length: n }, (_, k) => result(tenant.projectId, runId, i + k));
           const last = TestCreateBody.parse(items.at(-1));
-          batches.push({ body: JSON.stringify(items), lastCase: derivedId('testCase', last.projectId, last.filePath, last.fullTitle, last.variant) });
+          batches.push({ body: JSON.stringify(items), lastCase: testCaseIdOf(last.projectId, last.filePath, last.fullTitle, last.variant) });
           done += n;
         }
       }
@@ -387,8 +387,8 @@ export async function measurePipeline(opts: PipelineOptions = pipelineOptions())
           const chPending = probes.filter((p) => p.ch === undefined);
           if (chPending.length) {
             // By the table's key (project, test case): a look-up by test_id
-            // alone read the whole column every 25 ms, and at half capacity
-            // kept the ClickHouse server it measures about half busy.
+            // alone read the whole column (8–23 ms at 222,000 rows) every 25 ms,
+            // a load on the ClickHouse server it measures.
             const rows = await s.ch.select<{ id: string }>(
               `SELECT test_id AS id FROM test_results_v1 WHERE project_id = ${sql.str(tenant.projectId)}
                AND ${sql.inList('test_case_id', chPending.map((p) => p.testCaseId))} AND ${sql.inList('test_id', chPending.map((p) => p.id))}`,

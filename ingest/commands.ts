@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { derivedId, newId } from '../schemas/ids.ts';
+import { derivedId, newId, testCaseIdOf } from '../schemas/ids.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import type { Pool } from '../lib/pg.ts';
 import { authorize, principalOf, type Asked } from '../domain/accounts/auth.ts';
@@ -207,7 +207,7 @@ export function testReport(scope: WriteScope, body: TestCreateBody, run: Registe
   const isFlaky = body.isFlaky || body.status === 'flaky';
   const status = isFlaky && body.status === 'passed' ? 'flaky' : body.status;
   const { projectId, runId } = body;
-  const testCaseId = derivedId('testCase', projectId, body.filePath, body.fullTitle, body.variant);
+  const testCaseId = testCaseIdOf(projectId, body.filePath, body.fullTitle, body.variant);
   // Field by field rather than spread: one object shape for every result, which
   // a batch of thousands builds and serializes markedly faster.
   const event = scope.event('test.reported', projectId, runId, {

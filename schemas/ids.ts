@@ -52,6 +52,11 @@ export function derivedId(kind: IdKind, ...parts: string[]): string {
   return `${ID_PREFIXES[kind]}_${out}`;
 }
 
+// A test case: the same test (file, full title) under the same variant
+// (Playwright project) of one project, across runs (DESIGN §3).
+export const testCaseIdOf = (projectId: string, filePath: string, fullTitle: string, variant: string) =>
+  derivedId('testCase', projectId, filePath, fullTitle, variant);
+
 export function isId(kind: IdKind, value: unknown): value is string {
   if (typeof value !== 'string') return false;
   const prefix = `${ID_PREFIXES[kind]}_`;

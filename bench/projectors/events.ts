@@ -1,4 +1,4 @@
-import { derivedId, newId } from '../../schemas/ids.ts';
+import { newId, testCaseIdOf } from '../../schemas/ids.ts';
 import { makeEvent } from '../../domain/events.ts';
 import type { Event, EventOf } from '../../schemas/events.ts';
 import type { PositionedEvent } from '../../projections/kafka/consumer.ts';
@@ -27,7 +27,7 @@ export function projectorLoad(projectId: string, runs: number, perRun: number, b
       const fullTitle = `area ${i % 40} > feature ${i % 200} > case ${i}`;
       const filePath = `tests/area-${i % 40}.spec.ts`;
       results.push(makeEvent('test.reported', { ...base, data: {
-        id: newId('test'), runId, testCaseId: derivedId('testCase', projectId, filePath, fullTitle, 'chromium'), suiteId: null,
+        id: newId('test'), runId, testCaseId: testCaseIdOf(projectId, filePath, fullTitle, 'chromium'), suiteId: null,
         title: `case ${i}`, fullTitle, filePath, lineNumber: 10 + i, variant: 'chromium', status: failed ? 'failed' : 'passed',
         duration: 100 + (i % 900), retries: 0, attempt: 1, isFlaky: false, tags: ['@smoke', `@area-${i % 40}`],
         annotations: i % 10 === 0 ? [{ type: 'issue', description: `JIRA-${i}` }] : [],

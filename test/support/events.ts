@@ -1,4 +1,4 @@
-import { derivedId, newId } from '../../schemas/ids.ts';
+import { newId, testCaseIdOf } from '../../schemas/ids.ts';
 import { makeEvent } from '../../domain/events.ts';
 import type { Event } from '../../schemas/events.ts';
 
@@ -20,7 +20,7 @@ export function runEvents(projectId: string, opts: { tests: number; at?: Date; b
     const status = i % 10 === 0 ? 'failed' : i % 17 === 0 ? 'flaky' : i % 23 === 0 ? 'skipped' : 'passed';
     const fullTitle = `generated > case ${i}`;
     events.push(makeEvent('test.reported', { ...base, data: {
-      id: newId('test'), runId, testCaseId: derivedId('testCase', projectId, 'gen.spec.ts', fullTitle, ''), suiteId: null,
+      id: newId('test'), runId, testCaseId: testCaseIdOf(projectId, 'gen.spec.ts', fullTitle, ''), suiteId: null,
       title: `case ${i}`, fullTitle, filePath: 'gen.spec.ts', lineNumber: i, variant: '', status, duration: 10 + i,
       retries: status === 'flaky' ? 1 : 0, attempt: status === 'flaky' ? 2 : 1, isFlaky: status === 'flaky', tags: [],
       annotations: [], error: status === 'failed' ? { message: `boom ${i}` } : null,
