@@ -49,13 +49,13 @@ const STEP_COLUMNS = ['test_id', 'idx', 'parent_idx', 'depth', 'title', 'categor
 // Returns one outcome per item, in order.
 export async function testsReported(tx: PoolClient, items: readonly ReportedTest[], knownCases: ReadonlySet<string>): Promise<Outcome[]> {
   const runIds = [...new Set(items.map((t) => t.event.data.runId))];
-  const known = new Set<string>(
+  const knownRuns = new Set<string>(
     (await tx.query('SELECT id FROM runs WHERE id = ANY($1::text[])', [runIds])).rows.map((r) => r.id as string),
   );
-  const outcomes: Outcome[] = items.map((t) => (known.has(t.event.data.runId) ? { kind: 'ok' } : { kind: 'drop', reason: 'unknown or deleted run' }));
+  const outcomes: Outcome[] = items.map((t) => (knownRuns.has(t.event.data.runId) ? { kind: 'ok' } : { kind: 'drop', reason: 'unknown or deleted run' }));
   // The first of two results with one id wins, as ON CONFLICT DO NOTHING would one by one.
   const byId = new Map<string, ReportedTest>();
-  for (const t of items) if (known.has(t.event.data.runId) && !byId.has(t.event.data.id)) byId.set(t.event.data.id, t);
+  for (const t of items) if (knownRuns.has(t.event.data.runId) && !byId.has(t.event.data.id)) byId.set(t.event.data.id, t);
   if (byId.size === 0) return outcomes;
   const fresh = [...byId.values()];
 
