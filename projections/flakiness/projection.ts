@@ -17,6 +17,10 @@ export const FLAKINESS_PROJECTION = 'flakiness';
 const CHANGES_SCORES = new Set<EventType>(['test.reported', 'run.created', 'run.updated', 'run.deleted']);
 // Messages behind a batch that make it part of a catch-up: a few seconds of a busy partition.
 const CATCHING_UP = 5_000;
+// Under a steady load, ClickHouse rests at least this many times as long as a
+// project's last scoring took before the project is scored again, so scoring
+// takes at most a quarter of the time (see scoreSoon).
+const REST_PER_SCORING = 3;
 
 type Scored = { save(db: Queryable): Promise<void> };
 type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; coalesceMs?: number; now?: () => Date; onClose?: () => Promise<void> };
@@ -35,8 +39,9 @@ type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; coalesceMs?: 
 // Batches coalesce: a project's scoring is shared by every batch that is
 // waiting for one when it starts (the consumer hands this projection every
 // partition's batches at once), and a project is scored at most once per
-// coalesceMs, so a stream of batches costs about one scoring per project per
-// window instead of one per batch. A batch far behind the end of its partition
+// coalesceMs, and rests three times as long as its last scoring took, so a
+// stream of batches costs about one scoring per project per window instead of
+// one per batch, and scoring never occupies ClickHouse more than a quarter of the time. A batch far behind the end of its partition
 // (a catch-up: fetches are big, and a scoring per fetch is no waste) does not
 // wait for the window: with it a catch-up drained one fetch per second, 9,127
 // events/s, under 2× an ingest of 5,027/s (docs/scaling.md). A batch joins
@@ -58,7 +63,8 @@ export class FlakinessProjection implements Projection<EventEnvelope> {
   private turn: Promise<unknown> = Promise.resolve();
   // A project's next scoring, while it has not started: batches join it.
   private readonly nextScoring = new Map<string, Promise<void>>();
-  private readonly lastScoringStarted = new Map<string, number>();
+  // When a project's last scoring started, and how long it took (ms).
+  private readonly lastScoring = new Map<string, { started: number; took: number }>();
   private readonly now: () => Date;
 
   constructor(
@@ -100,21 +106,27 @@ export class FlakinessProjection implements Projection<EventEnvelope> {
     });
   }
 
-  // The project's next scoring (joined if one is waiting to start), at least
-  // coalesceMs after its previous one started unless `atOnce`, once the one under
-  // way (if any) is done; resolves once its scores are stored.
+  // The project's next scoring (joined if one is waiting to start), once the
+  // one under way (if any) is done; resolves once its scores are stored. Unless
+  // `atOnce`, it starts at least coalesceMs after the previous one started, and
+  // at least REST_PER_SCORING times the previous one's duration after it ended.
+  // Scoring reads the project's whole history, so it takes longer as the history
+  // grows: at a fixed window it came to occupy ClickHouse most of the time, and
+  // the inserts of the results it scores waited behind it (docs/scaling.md).
   private scoreSoon(projectId: string, atOnce: boolean): Promise<void> {
     const waiting = this.nextScoring.get(projectId);
     if (waiting) return waiting;
-    const due = atOnce ? 0 : (this.lastScoringStarted.get(projectId) ?? 0) + (this.opts.coalesceMs ?? 1000);
+    const last = this.lastScoring.get(projectId);
+    const due = atOnce || !last ? 0 : last.started + Math.max(this.opts.coalesceMs ?? 1000, (1 + REST_PER_SCORING) * last.took);
     const next = new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()))).then(() => this.oneAtATime(async () => {
       this.nextScoring.delete(projectId); // batches from now on wait for another scoring
-      this.lastScoringStarted.set(projectId, Date.now());
+      const started = Date.now();
       const s = await this.score(projectId);
       await withTransaction(this.pool, async (tx) => {
         // A project deleted meanwhile keeps no scores (the deletion removed them already).
         if ((await tx.query('SELECT 1 FROM projects WHERE id = $1', [projectId])).rowCount) await s.save(tx);
       });
+      this.lastScoring.set(projectId, { started, took: Date.now() - started });
     }));
     const settled = next.finally(() => {
       if (this.nextScoring.get(projectId) === settled) this.nextScoring.delete(projectId);

@@ -320,9 +320,10 @@ describe('bad input and other projects', () => {
 // for the window, or a catch-up would drain one fetch per window.
 describe('the flakiness projection between scorings', () => {
   const WINDOW_MS = 8000;
-  it('scores a catch-up batch at once, and a batch at the end of its partition only after the window', { timeout: 30_000 }, async () => {
-    const projection = new FlakinessProjection(stack.pool, stack.ch, createLogger('test', 'silent'), { coalesceMs: WINDOW_MS });
-    // Positions ClickHouse already applied: the projection waits for nothing there.
+  // A batch of one run.updated of project b, at a position ClickHouse already
+  // applied (the projection waits for nothing there), `behind` the end of its
+  // partition; and when project b's stored scores were computed.
+  async function projectBatch() {
     const [at] = await stack.ch.select<{ p: number; o: string }>(
       `SELECT partition AS p, toString(max(offset)) AS o FROM projection_offsets_v1 WHERE projection = 'clickhouse' GROUP BY partition ORDER BY partition LIMIT 1`,
     );
@@ -331,11 +332,18 @@ describe('the flakiness projection between scorings', () => {
       projectId: b.projectId, runId: runIds[0]!, actor: { type: 'system', id: 'test' }, correlationId: null, now: new Date().toISOString(),
       data: { id: runIds[0]!, status: 'passed', stats: null, duration: null, updatedAt: new Date().toISOString(), run: { branch: 'main', commitSha: commitOf(0), createdAt: new Date().toISOString() } },
     });
-    const batch = (behind: number) => ({
-      topic: stack.config.topic, partition: Number(at!.p), lastOffset: offset, behind,
-      events: [{ partition: Number(at!.p), offset, event, message: { key: null, value: null, headers: {} } }],
-    });
-    const scoredAt = async () => (await stack.pool.query('SELECT scored_at AS t FROM flakiness_snapshots WHERE project_id = $1', [b.projectId])).rows[0].t as Date;
+    return {
+      batch: (behind: number) => ({
+        topic: stack.config.topic, partition: Number(at!.p), lastOffset: offset, behind,
+        events: [{ partition: Number(at!.p), offset, event, message: { key: null, value: null, headers: {} } }],
+      }),
+      scoredAt: async () => (await stack.pool.query('SELECT scored_at AS t FROM flakiness_snapshots WHERE project_id = $1', [b.projectId])).rows[0].t as Date,
+    };
+  }
+
+  it('scores a catch-up batch at once, and a batch at the end of its partition only after the window', { timeout: 30_000 }, async () => {
+    const projection = new FlakinessProjection(stack.pool, stack.ch, createLogger('test', 'silent'), { coalesceMs: WINDOW_MS });
+    const { batch, scoredAt } = await projectBatch();
     await projection.apply(batch(0)); // the first scoring of this instance: no window yet
     const first = await scoredAt();
     await projection.apply(batch(50_000)); // within the window, but far behind: scored again at once
@@ -352,6 +360,35 @@ describe('the flakiness projection between scorings', () => {
     expect((await scoredAt()).getTime()).toBe(second.getTime());
     await third;
     expect((await scoredAt()).getTime()).toBeGreaterThan(second.getTime());
+    await projection.close();
+  });
+
+  // However short the window, ClickHouse rests three times as long as a
+  // project's last scoring took before a batch at the end of its partition
+  // scores the project again: scoring reads the whole history, and at a fixed
+  // window it came to occupy ClickHouse while fresh results waited to be inserted.
+  it('waits after a scoring three times as long as the scoring took', { timeout: 30_000 }, async () => {
+    const DELAY_MS = 400;
+    // The real ClickHouse, slower to answer: a scoring takes at least one query's DELAY_MS.
+    const slow = new Proxy(stack.ch, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (key === 'select') return async (...args: Parameters<typeof target.select>) => {
+          await new Promise((r) => setTimeout(r, DELAY_MS));
+          return target.select(...args);
+        };
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const projection = new FlakinessProjection(stack.pool, slow, createLogger('test', 'silent'), { coalesceMs: 0 });
+    const { batch, scoredAt } = await projectBatch();
+    await projection.apply(batch(0));
+    const first = await scoredAt();
+    await projection.apply(batch(0));
+    const second = await scoredAt();
+    // Without the rest the second scoring starts about 2 × DELAY_MS after the
+    // first: the first's query, then the batch's wait for ClickHouse's position.
+    expect(second.getTime() - first.getTime()).toBeGreaterThanOrEqual(4 * DELAY_MS);
     await projection.close();
   });
 });
