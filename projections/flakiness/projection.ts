@@ -19,8 +19,8 @@ const CHANGES_SCORES = new Set<EventType>(['test.reported', 'run.created', 'run.
 const CATCHING_UP = 5_000;
 // Under a steady load, ClickHouse rests at least this many times as long as a
 // project's last scoring took before the project is scored again, so scoring
-// takes at most a quarter of the time (see scoreSoon).
-const REST_PER_SCORING = 3;
+// takes at most half of the time (see scoreSoon).
+const REST_PER_SCORING = 1;
 
 type Scored = { save(db: Queryable): Promise<void> };
 type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; coalesceMs?: number; now?: () => Date; onClose?: () => Promise<void> };
@@ -39,9 +39,10 @@ type Options = { clickhouseWaitMs?: number; sweepEveryMs?: number; coalesceMs?: 
 // Batches coalesce: a project's scoring is shared by every batch that is
 // waiting for one when it starts (the consumer hands this projection every
 // partition's batches at once), and a project is scored at most once per
-// coalesceMs, and rests three times as long as its last scoring took, so a
-// stream of batches costs about one scoring per project per window instead of
-// one per batch, and scoring never occupies ClickHouse more than a quarter of the time. A batch far behind the end of its partition
+// coalesceMs, and not before ClickHouse rested as long as its last scoring
+// took, so a stream of batches costs about one scoring per project per window
+// instead of one per batch, and scoring a project never occupies ClickHouse
+// more than half of the time. A batch far behind the end of its partition
 // (a catch-up: fetches are big, and a scoring per fetch is no waste) does not
 // wait for the window: with it a catch-up drained one fetch per second, 9,127
 // events/s, under 2× an ingest of 5,027/s (docs/scaling.md). A batch joins

@@ -194,14 +194,17 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
     commitEnd();
     liveness?.commit(batch.partition);
     metrics.consumerLag.set({ ...labels, partition: String(batch.partition) }, behind);
-    await k.heartbeat();
+    // Pipelined, kafkajs beats after each batch it handed over; a failed beat must not undo a commit.
+    if (!opts.pipelined) await k.heartbeat();
     logger.debug({ partition: batch.partition, events: batch.messages.length, ms: Date.now() - started }, 'batch applied');
   };
 
   // Pipelined: waits for the partition's previous batch, then starts applying
   // this one and returns, so kafkajs fetches the next. A failed batch rewinds
   // its partition (kafkajs fetches it again) after a backoff, as kafkajs does
-  // for a batch that throws; a batch fetched before the rewind is dropped.
+  // for a batch that throws; a batch fetched before the rewind is dropped
+  // (kafkajs calls it stale once the rewind is asked for; the offset check
+  // drops one whose handling began before that).
   const applyPipelined = async (batch: Batch, events: Array<PositionedEvent<EventEnvelope>>, undecodable: DeadLetter[], k: BatchControls) => {
     const partition = batch.partition;
     const previous = underway.get(partition);

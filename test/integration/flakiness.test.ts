@@ -320,16 +320,16 @@ describe('bad input and other projects', () => {
 // for the window, or a catch-up would drain one fetch per window.
 describe('the flakiness projection between scorings', () => {
   const WINDOW_MS = 8000;
-  // A batch of one run.updated of project b, at a position ClickHouse already
+  // A batch of one run.updated of the project, at a position ClickHouse already
   // applied (the projection waits for nothing there), `behind` the end of its
-  // partition; and when project b's stored scores were computed.
-  async function projectBatch() {
+  // partition; and when the project's stored scores were computed.
+  async function projectBatch(projectId = b.projectId) {
     const [at] = await stack.ch.select<{ p: number; o: string }>(
       `SELECT partition AS p, toString(max(offset)) AS o FROM projection_offsets_v1 WHERE projection = 'clickhouse' GROUP BY partition ORDER BY partition LIMIT 1`,
     );
     const offset = Number(at!.o);
     const event = makeEvent('run.updated', {
-      projectId: b.projectId, runId: runIds[0]!, actor: { type: 'system', id: 'test' }, correlationId: null, now: new Date().toISOString(),
+      projectId, runId: runIds[0]!, actor: { type: 'system', id: 'test' }, correlationId: null, now: new Date().toISOString(),
       data: { id: runIds[0]!, status: 'passed', stats: null, duration: null, updatedAt: new Date().toISOString(), run: { branch: 'main', commitSha: commitOf(0), createdAt: new Date().toISOString() } },
     });
     return {
@@ -337,7 +337,7 @@ describe('the flakiness projection between scorings', () => {
         topic: stack.config.topic, partition: Number(at!.p), lastOffset: offset, behind,
         events: [{ partition: Number(at!.p), offset, event, message: { key: null, value: null, headers: {} } }],
       }),
-      scoredAt: async () => (await stack.pool.query('SELECT scored_at AS t FROM flakiness_snapshots WHERE project_id = $1', [b.projectId])).rows[0].t as Date,
+      scoredAt: async () => (await stack.pool.query('SELECT scored_at AS t FROM flakiness_snapshots WHERE project_id = $1', [projectId])).rows[0].t as Date,
     };
   }
 
@@ -363,13 +363,15 @@ describe('the flakiness projection between scorings', () => {
     await projection.close();
   });
 
-  // However short the window, ClickHouse rests three times as long as a
-  // project's last scoring took before a batch at the end of its partition
-  // scores the project again: scoring reads the whole history, and at a fixed
-  // window it came to occupy ClickHouse while fresh results waited to be inserted.
-  it('waits after a scoring three times as long as the scoring took', { timeout: 30_000 }, async () => {
+  // However short the window, ClickHouse rests as long as a project's last
+  // scoring took before a batch at the end of its partition scores the project
+  // again: scoring reads the whole history, and at a fixed window it came to
+  // occupy ClickHouse while fresh results waited to be inserted.
+  it('waits after a scoring as long as the scoring took', { timeout: 30_000 }, async () => {
     const DELAY_MS = 400;
-    // The real ClickHouse, slower to answer: a scoring takes at least one query's DELAY_MS.
+    // The real ClickHouse, slower to answer. Scoring project a takes at least
+    // three queries one after the other (its counts, its incident's, the
+    // histories of its failing cases), so at least 3 × DELAY_MS.
     const slow = new Proxy(stack.ch, {
       get(target, key) {
         const value = Reflect.get(target, key, target) as unknown;
@@ -381,14 +383,15 @@ describe('the flakiness projection between scorings', () => {
       },
     });
     const projection = new FlakinessProjection(stack.pool, slow, createLogger('test', 'silent'), { coalesceMs: 0 });
-    const { batch, scoredAt } = await projectBatch();
+    const { batch, scoredAt } = await projectBatch(a.projectId);
     await projection.apply(batch(0));
     const first = await scoredAt();
     await projection.apply(batch(0));
     const second = await scoredAt();
-    // Without the rest the second scoring starts about 2 × DELAY_MS after the
-    // first: the first's query, then the batch's wait for ClickHouse's position.
-    expect(second.getTime() - first.getTime()).toBeGreaterThanOrEqual(4 * DELAY_MS);
+    // With the rest, the second scoring starts at least 2 × 3 × DELAY_MS after
+    // the first; without it, as soon as the first ended and the second batch
+    // waited for ClickHouse's position (one more query): about 4 × DELAY_MS.
+    expect(second.getTime() - first.getTime()).toBeGreaterThanOrEqual(5.5 * DELAY_MS);
     await projection.close();
   });
 });
