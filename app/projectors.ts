@@ -30,7 +30,7 @@ export async function startProjection(name: ProjectionName, config: Config, logg
   await verifyTopicIdentity(name, config, logger);
   const kafka = createKafka(config, `runledger-projection-${name}`);
   let projection: Projection | Projection<EventEnvelope>;
-  let fetch: { minBytes: number; maxWaitTimeInMs: number; maxBytes?: number; maxBytesPerPartition?: number; partitionsConsumedConcurrently?: number; pipelined?: boolean };
+  let fetch: { minBytes: number; maxWaitTimeInMs: number; maxBytes?: number; maxBytesPerPartition?: number; partitionsConsumedConcurrently?: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
   // The Postgres projection holds one connection per partition it applies at once.
   const pool = createPool(config.pgUrl, name === 'postgres' ? config.topicPartitions + 1 : name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
@@ -46,13 +46,9 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     // commit and ~14 statements. Catch-up alone, same bench run, two runs each:
     // 2 MB 9,710 and 9,590 events/s; 6 MB 12,331 to 13,555; 12 MB 17,685 and
     // 13,838 at 240–245 MB peak RSS; 24 MB 18,172 and 16,286 but 297–303 MB.
-    // Pipelined (projections/kafka/consumer.ts): the next fetch is fetched and
-    // decoded while Postgres writes this one; safe here because each
-    // transaction locks its partition's position row. Two fetches are held
-    // then: 12 MB ones peaked at 308 MB, hence 8 MB.
     fetch = {
-      minBytes: 1, maxWaitTimeInMs: 100, maxBytes: 8 * 1024 * 1024, maxBytesPerPartition: 1536 * 1024,
-      partitionsConsumedConcurrently: config.topicPartitions, pipelined: true,
+      minBytes: 1, maxWaitTimeInMs: 100, maxBytes: 12 * 1024 * 1024, maxBytesPerPartition: 2 * 1024 * 1024,
+      partitionsConsumedConcurrently: config.topicPartitions,
     };
   } else if (name === 'blobs') {
     projection = Object.assign(new BlobsProjection(new LocalBlobStore(config.blobDir), logger), { close: () => pool.end() });

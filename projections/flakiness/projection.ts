@@ -2,7 +2,7 @@ import { withTransaction, type Pool, type Queryable } from '../../lib/pg.ts';
 import type { ClickHouse } from '../../lib/clickhouse.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { EventEnvelope, EventType } from '../../schemas/events.ts';
-import { whileBeating, type Projection, type ProjectionBatch } from '../kafka/consumer.ts';
+import type { Projection, ProjectionBatch } from '../kafka/consumer.ts';
 import { waitForProjection } from '../kafka/wait-for.ts';
 import { PeriodicSweep } from '../periodic-sweep.ts';
 import { clickhousePosition } from '../../domain/ch/flakiness.ts';
@@ -173,5 +173,16 @@ export class FlakinessProjection implements Projection<EventEnvelope> {
     const run = this.turn.then(fn, fn);
     this.turn = run.catch(() => undefined);
     return run;
+  }
+}
+
+// Waits for `work`, keeping the consumer in its group meanwhile.
+async function whileBeating<T>(work: Promise<T>, heartbeat?: () => Promise<void>): Promise<T> {
+  if (!heartbeat) return work;
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
   }
 }

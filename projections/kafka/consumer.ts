@@ -1,4 +1,4 @@
-import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Event, EventEnvelope, REPLAYED_FOR_HEADER, type EventType } from '../../schemas/events.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { metrics } from '../../lib/metrics.ts';
@@ -14,15 +14,6 @@ import type { Heartbeat } from './heartbeat.ts';
 // sink acknowledged. Partitions are processed one batch at a time, which bounds
 // in-flight work and keeps commits in order. Projections must be idempotent:
 // after a crash the last uncommitted batch comes again.
-//
-// `pipelined`: kafkajs fetches again only once every batch of a fetch was
-// handled, so the projector waits for the broker and decodes while its store
-// has nothing to do, and the store waits meanwhile. Pipelined, a partition's
-// batch is applied while the next one is fetched and decoded; it still starts
-// only after the previous one committed. Only for a projection whose store
-// keeps its own position under a lock: a rebalance does not wait for an apply
-// under way, so the partition's next owner may apply the same events at the
-// same time (the Postgres projection locks its position row).
 
 // The message as it came, kept so a dead letter carries the original bytes.
 export type RawMessage = Pick<KafkaMessage, 'key' | 'value' | 'headers'>;
@@ -80,8 +71,6 @@ export type ConsumerOptions = {
   // Batches of this many partitions at once (each partition stays in order):
   // for a projection that coalesces the work of concurrent batches.
   partitionsConsumedConcurrently?: number;
-  // Apply a partition's batch while its next one is fetched (see above).
-  pipelined?: boolean;
   sessionTimeoutMs?: number;
   // Records that the consume loop is alive (consumer_heartbeats, read by /health/deep).
   heartbeat?: Heartbeat;
@@ -149,87 +138,6 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
   // Every fetch, empty or not, shows the loop is alive.
   if (liveness) consumer.on(consumer.events.FETCH_START, () => liveness.alive());
   await consumer.subscribe({ topic, fromBeginning: true });
-  // Pipelined: per partition, the apply under way; it resolves once the batch
-  // committed (true) or failed (false: the partition was rewound to the batch).
-  const underway = new Map<number, Promise<boolean>>();
-  const rewoundTo = new Map<number, number>();
-  const failures = new Map<number, number>();
-  let stopping = false;
-
-  // Applies a decoded batch, then commits its offset. Throws if the batch is to be retried.
-  const applyAndCommit = async (batch: Batch, events: Array<PositionedEvent<EventEnvelope>>, undecodable: DeadLetter[], k: BatchControls) => {
-    await publish(undecodable);
-    const started = Date.now();
-    const last = batch.lastOffset();
-    const behind = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
-    metrics.batchSize.observe(labels, batch.messages.length);
-    const applyEnd = metrics.batchDuration.startTimer(labels);
-    try {
-      await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last), heartbeat: k.heartbeat, behind }, publish);
-    } catch (err) {
-      // kafkajs retries the batch (its own logs are off): say why here.
-      logger.error({ err, projection: projection.name, partition: batch.partition, firstOffset: batch.firstOffset() }, 'batch failed, it will be retried');
-      liveness?.failed(batch.partition, err); // /health/deep and /metrics show it (projection_progress)
-      throw err;
-    }
-    applyEnd();
-    liveness?.batch();
-    // A revoked partition belongs to someone else now; they replay from the
-    // last commit and the projection's own position makes that harmless.
-    if (!k.isRunning() || k.isStale()) return;
-    if (!opts.pipelined) k.resolveOffset(last);
-    const commitEnd = metrics.commitDuration.startTimer(labels);
-    try {
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
-    } catch (err) {
-      // The group rebalanced while the batch was applied (a member joined or
-      // this one was too slow): kafkajs reports it wrapped as non-retriable,
-      // which would crash the consumer for good. The partition's next owner
-      // replays from the last commit; the projection's idempotence makes that
-      // harmless. kafkajs rejoins at the next heartbeat.
-      if (!lostMembership(err)) throw err;
-      logger.warn({ partition: batch.partition, reason: (err as Error).message }, 'offset not committed: the group rebalanced');
-      return;
-    }
-    commitEnd();
-    liveness?.commit(batch.partition);
-    metrics.consumerLag.set({ ...labels, partition: String(batch.partition) }, behind);
-    // Pipelined, kafkajs beats after each batch it handed over; a failed beat must not undo a commit.
-    if (!opts.pipelined) await k.heartbeat();
-    logger.debug({ partition: batch.partition, events: batch.messages.length, ms: Date.now() - started }, 'batch applied');
-  };
-
-  // Pipelined: waits for the partition's previous batch, then starts applying
-  // this one and returns, so kafkajs fetches the next. A failed batch rewinds
-  // its partition (kafkajs fetches it again) after a backoff, as kafkajs does
-  // for a batch that throws; a batch fetched before the rewind is dropped
-  // (kafkajs calls it stale once the rewind is asked for; the offset check
-  // drops one whose handling began before that).
-  const applyPipelined = async (batch: Batch, events: Array<PositionedEvent<EventEnvelope>>, undecodable: DeadLetter[], k: BatchControls) => {
-    const partition = batch.partition;
-    const previous = underway.get(partition);
-    if (previous && !(await previous) && Number(batch.firstOffset()) > (rewoundTo.get(partition) ?? Infinity)) return;
-    if (stopping || !k.isRunning() || k.isStale()) return;
-    const failed = failures.get(partition) ?? 0;
-    if (failed) await whileBeating(sleep(Math.min(10_000, 300 * 2 ** (failed - 1))), k.heartbeat);
-    const first = Number(batch.firstOffset());
-    const run = applyAndCommit(batch, events, undecodable, k).then(() => {
-      failures.delete(partition);
-      return true;
-    }, () => {
-      failures.set(partition, failed + 1);
-      rewoundTo.set(partition, first);
-      try {
-        consumer.seek({ topic: batch.topic, partition, offset: String(first) });
-      } catch {
-        // stopped meanwhile: the next start replays from the last commit
-      }
-      return false;
-    });
-    underway.set(partition, run);
-    k.resolveOffset(batch.lastOffset()); // fetch on from here; the commit waits for the store
-  };
-
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -246,39 +154,57 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
         if (decoded.ok) events.push({ partition: batch.partition, offset, event: decoded.event, message });
         else undecodable.push({ partition: batch.partition, offset, message, reason: decoded.reason, step: 'decode' });
       }
-      const controls = { resolveOffset, heartbeat, isRunning, isStale };
-      if (opts.pipelined) await applyPipelined(batch, events, undecodable, controls);
-      else await applyAndCommit(batch, events, undecodable, controls);
+      await publish(undecodable);
+      const started = Date.now();
+      const last = batch.lastOffset();
+      const behind = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
+      metrics.batchSize.observe(labels, batch.messages.length);
+      const applyEnd = metrics.batchDuration.startTimer(labels);
+      try {
+        await projection.apply({ topic: batch.topic, partition: batch.partition, events, lastOffset: Number(last), heartbeat, behind }, publish);
+      } catch (err) {
+        // kafkajs retries the batch (its own logs are off): say why here.
+        logger.error({ err, projection: projection.name, partition: batch.partition, firstOffset: batch.firstOffset() }, 'batch failed, it will be retried');
+        liveness?.failed(batch.partition, err); // /health/deep and /metrics show it (projection_progress)
+        throw err;
+      }
+      applyEnd();
+      liveness?.batch();
+      // A revoked partition belongs to someone else now; they replay from the
+      // last commit and the projection's own position makes that harmless.
+      if (!isRunning() || isStale()) return;
+      resolveOffset(last);
+      const commitEnd = metrics.commitDuration.startTimer(labels);
+      try {
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+      } catch (err) {
+        // The group rebalanced while the batch was applied (a member joined or
+        // this one was too slow): kafkajs reports it wrapped as non-retriable,
+        // which would crash the consumer for good. The partition's next owner
+        // replays from the last commit; the projection's idempotence makes that
+        // harmless. kafkajs rejoins at the next heartbeat.
+        if (!lostMembership(err)) throw err;
+        logger.warn({ partition: batch.partition, reason: (err as Error).message }, 'offset not committed: the group rebalanced');
+        return;
+      }
+      commitEnd();
+      liveness?.commit(batch.partition);
+      metrics.consumerLag.set({ ...labels, partition: String(batch.partition) }, behind);
+      await heartbeat();
+      logger.debug({ partition: batch.partition, events: batch.messages.length, ms: Date.now() - started }, 'batch applied');
     },
   });
 
   return {
     consumer,
-    // kafkajs waits for the batch in progress before leaving the group; a
-    // pipelined apply under way is awaited first, so its offset still commits.
+    // kafkajs waits for the batch in progress before leaving the group.
     async stop() {
-      stopping = true;
-      await Promise.all(underway.values());
       await consumer.disconnect();
       await dlq.disconnect();
       await liveness?.stop();
       await projection.close?.();
     },
   };
-}
-
-type BatchControls = Pick<EachBatchPayload, 'resolveOffset' | 'heartbeat' | 'isRunning' | 'isStale'>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// Waits for `work`, keeping the consumer in its group meanwhile.
-export async function whileBeating<T>(work: Promise<T>, heartbeat?: () => Promise<void>): Promise<T> {
-  if (!heartbeat) return work;
-  const timer = setInterval(() => void heartbeat().catch(() => undefined), 1000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 const REBALANCED = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
