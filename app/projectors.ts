@@ -18,6 +18,7 @@ import { WebhookDispatcher } from '../projections/webhooks/dispatcher.ts';
 import { WebhookSender } from '../domain/webhooks/sender.ts';
 import { DigestScheduler } from '../projections/webhooks/scheduler.ts';
 import { verifyTopicIdentity } from '../projections/kafka/topic-identity.ts';
+import { fetchOptionsOf, postgresPoolSizeOf } from '../projections/kafka/fetch-options.ts';
 
 // Projections build read models (`flakiness` keeps each project's scores,
 // computed from ClickHouse); `quarantine` and `webhooks` are reactors: they
@@ -30,43 +31,18 @@ export async function startProjection(name: ProjectionName, config: Config, logg
   await verifyTopicIdentity(name, config, logger);
   const kafka = createKafka(config, `runledger-projection-${name}`);
   let projection: Projection | Projection<EventEnvelope>;
-  let fetch: { minBytes: number; maxWaitTimeInMs: number; maxBytes?: number; maxBytesPerPartition?: number; partitionsConsumedConcurrently?: number };
   // Every projector reports its liveness to Postgres (consumer_heartbeats).
-  // The Postgres projection holds one connection per partition it applies at once.
-  const pool = createPool(config.pgUrl, name === 'postgres' ? config.topicPartitions + 1 : name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
+  const pool = createPool(config.pgUrl, name === 'postgres' ? postgresPoolSizeOf(config.topicPartitions) : name === 'quarantine' || name === 'flakiness' ? 5 : name === 'webhooks' ? 10 : 1);
   const heartbeat = new Heartbeat(pool, name, config.heartbeatIntervalMs, logger);
   if (name === 'postgres') {
     projection = Object.assign(new PostgresProjection(pool, logger), { close: () => pool.end() });
-    // Every partition's batch at once, each in its own transaction: the
-    // projector's encoding and Postgres' writing overlap on two cores instead of
-    // taking turns (test cases, shared by partitions, are locked in id order).
-    // Fetches big enough to hold every partition's batch (12 MB, 2 MB each):
-    // with the default 2 MB (1 MB each) a fetch held about two partitions, so
-    // two transactions overlapped and each event paid a share of a fetch, a
-    // commit and ~14 statements. Catch-up alone, same bench run, two runs each:
-    // 2 MB 9,710 and 9,590 events/s; 6 MB 12,331 to 13,555; 12 MB 17,685 and
-    // 13,838 at 240–245 MB peak RSS; 24 MB 18,172 and 16,286 but 297–303 MB.
-    fetch = {
-      minBytes: 1, maxWaitTimeInMs: 100, maxBytes: 12 * 1024 * 1024, maxBytesPerPartition: 2 * 1024 * 1024,
-      partitionsConsumedConcurrently: config.topicPartitions,
-    };
   } else if (name === 'blobs') {
     projection = Object.assign(new BlobsProjection(new LocalBlobStore(config.blobDir), logger), { close: () => pool.end() });
-    fetch = { minBytes: 1, maxWaitTimeInMs: 500 };
   } else if (name === 'clickhouse') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     projection = Object.assign(new ClickHouseProjection(ch, config.topic, logger), {
       close: () => Promise.all([ch.close(), pool.end()]).then(() => undefined),
     });
-    // Bigger, rarer inserts: ClickHouse wants about one insert per second per
-    // table. Every partition's batch at once: the projection writes them as one
-    // group (one insert per table), so inserts do not multiply with partitions.
-    // Fetches as big as kafkajs' defaults: a smaller group makes smaller
-    // inserts, and ClickHouse's CPU per row grew by half with 2 MB groups.
-    fetch = {
-      minBytes: 256 * 1024, maxWaitTimeInMs: 1000, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 4 * 1024 * 1024,
-      partitionsConsumedConcurrently: config.topicPartitions,
-    };
   } else if (name === 'flakiness') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const scorer = new FlakinessProjection(pool, ch, logger, {
@@ -75,17 +51,6 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     });
     scorer.start();
     projection = scorer;
-    // Scoring a project costs the same for one result as for thousands: fewer,
-    // bigger batches, and the batches of every partition at once so that they
-    // share one scoring per project (FlakinessProjection coalesces them).
-    // A fetch costs one scoring whatever its size (about one per project per
-    // second), so a catch-up drains about one fetch per second: 16 MB fetches
-    // (it keeps only the envelopes of what it fetched). 10 MB drained ~6,000
-    // events/s, 20 MB 10,600 but peaked at 299 MB (docs/scaling.md).
-    fetch = {
-      minBytes: 64 * 1024, maxWaitTimeInMs: 1000, maxBytes: 16 * 1024 * 1024, maxBytesPerPartition: 6 * 1024 * 1024,
-      partitionsConsumedConcurrently: config.topicPartitions,
-    };
   } else if (name === 'webhooks') {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     // The sender runs beside the dispatcher, in this process, from Postgres.
@@ -103,7 +68,6 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     });
     sender.start();
     scheduler.start();
-    fetch = { minBytes: 1, maxWaitTimeInMs: 200 };
   } else {
     const ch = ClickHouse.connect(config.clickhouseUrl, config.clickhouseDb);
     const eventLog = new EventLog(kafka, config.topic, config.kafkaTimeoutMs);
@@ -115,7 +79,6 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     });
     reactor.start();
     projection = reactor;
-    fetch = { minBytes: 1, maxWaitTimeInMs: 200 };
   }
   return runProjection({
     kafka,
@@ -126,6 +89,6 @@ export async function startProjection(name: ProjectionName, config: Config, logg
     logger,
     sessionTimeoutMs: config.consumerSessionTimeoutMs,
     heartbeat,
-    ...fetch,
+    ...fetchOptionsOf(name, config.topicPartitions),
   });
 }

@@ -12,6 +12,7 @@ import { measureReactorDecode } from './reactor-decode.ts';
 import { measureKafkaConsume } from './kafka-consume.ts';
 import { measureDashboard } from './dashboard.ts';
 import { measureClients } from './clients.ts';
+import { measureRebuild } from './rebuild.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'ack-to-visibility': () => measureVisibility(Number(process.env.BENCH_RESULTS ?? 1000)),
@@ -38,6 +39,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   'kafka-consume': () => measureKafkaConsume(),
   // initial JS (goal ≤ 250 KB gzip), run page with 5,000 tests interactive (≤ 1.5 s), trends drawn after data (≤ 1 s)
   dashboard: () => measureDashboard(),
+  // runledger rebuild postgres|clickhouse ÷ the live projector catching up on the same log (goal ≈ 1)
+  rebuild: () => measureRebuild(),
   // runledger --version / 1-file dry run ÷ node -e '' (goal ≤ 2); a 25-test Playwright run with the reporter ÷ without, − 1 (goal ≤ 0.05)
   clients: () => measureClients(),
 };

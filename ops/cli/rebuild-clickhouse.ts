@@ -9,6 +9,7 @@ import { runProjection, type RunningConsumer } from '../../projections/kafka/con
 import { CLICKHOUSE_FACT_TABLES, CLICKHOUSE_PROJECTION, ClickHouseProjection, DELETED_PROJECTS_TABLE } from '../../projections/clickhouse/projector.ts';
 import { CLICKHOUSE_DERIVED_TABLES } from '../../projections/clickhouse/tables/derived.ts';
 import { waitForMutations } from '../../projections/reset.ts';
+import { fetchOptionsOf } from '../../projections/kafka/fetch-options.ts';
 import { pause, reached, waitForProjectorsToStop, type RebuildResult } from './rebuild.ts';
 
 const OFFSETS = 'projection_offsets_v1';
@@ -76,7 +77,7 @@ export async function rebuildClickHouse(
     consumer = await runProjection({
       kafka, topic: config.topic, dlqTopic: config.dlqTopic, groupId, logger,
       projection: new ClickHouseProjection(shadow, config.topic, logger),
-      sessionTimeoutMs: config.consumerSessionTimeoutMs, minBytes: 256 * 1024, maxWaitTimeInMs: 1000,
+      sessionTimeoutMs: config.consumerSessionTimeoutMs, ...fetchOptionsOf(CLICKHOUSE_PROJECTION, config.topicPartitions),
     });
     await admin.connect();
     const target = new Map([...(await topicEnds(admin, config.topic))].map(([p, end]) => [p, end - 1]));

@@ -7,6 +7,7 @@ import { migratePostgres } from '../../lib/migrate.ts';
 import { runProjection, type RunningConsumer } from '../../projections/kafka/consumer.ts';
 import { PostgresProjection, POSTGRES_PROJECTION } from '../../projections/postgres/projector.ts';
 import { POSTGRES_READ_MODELS } from '../../projections/postgres/read-models.ts';
+import { fetchOptionsOf, postgresPoolSizeOf } from '../../projections/kafka/fetch-options.ts';
 
 // `runledger rebuild postgres`: replays the whole log into fresh read models in
 // a shadow schema, built by the same migration files, while the live tables keep
@@ -43,7 +44,7 @@ export async function rebuildPostgres(
   await live.query(`CREATE SCHEMA ${shadow}`);
   const url = new URL(config.pgUrl);
   url.searchParams.set('options', `-c search_path=${shadow}`);
-  const shadowPool = createPool(url.toString(), 5);
+  const shadowPool = createPool(url.toString(), postgresPoolSizeOf(config.topicPartitions));
   let consumer: RunningConsumer | null = null;
   const kafka = createKafka(config, 'runledger-rebuild');
   const admin = kafka.admin();
@@ -55,7 +56,7 @@ export async function rebuildPostgres(
     consumer = await runProjection({
       kafka, topic: config.topic, dlqTopic: config.dlqTopic, groupId, logger,
       projection: new PostgresProjection(shadowPool, logger),
-      sessionTimeoutMs: config.consumerSessionTimeoutMs,
+      sessionTimeoutMs: config.consumerSessionTimeoutMs, ...fetchOptionsOf(POSTGRES_PROJECTION, config.topicPartitions),
     });
     await admin.connect();
     // Last offset per partition at the start: catch up to it while the live tables serve.
