@@ -6,7 +6,7 @@ import type { CaseTitle } from '../../domain/ch/flakiness.ts';
 import { findTestCase, type TestCaseRow } from '../../domain/pg/test-cases.ts';
 import { quarantines } from '../../domain/pg/quarantines.ts';
 import { SCORING_VERSION, passOnlyEvidence, scoreOf, type CaseFlakiness, type FlakinessParams } from '../../domain/analytics/flakiness/score.ts';
-import { caseScore, titled, withProjectScores } from '../../domain/analytics/flakiness/service.ts';
+import { byScore, caseScore, titled, withProjectScores } from '../../domain/analytics/flakiness/service.ts';
 
 // GET /api/flakiness: a project's test cases ranked by score, filtered, one page
 // of them with their evidence, and a summary of all of them; and
@@ -64,7 +64,7 @@ export async function listFlakiness(
       .filter((c) => (q.minScore === undefined || c.score.score >= q.minScore)
         && (q.quarantined === undefined || quarantined.has(c.testCaseId) === q.quarantined)
         && (q.classification === undefined || c.score.classification === q.classification))
-      .sort((a, b) => b.score.score - a.score.score || (a.testCaseId < b.testCaseId ? -1 : 1));
+      .sort(byScore);
     const ids = matching.slice(q.offset, q.offset + q.limit).map((c) => c.testCaseId);
     const cases = await scores.cases(ids);
     const page = await titled(ch, projectId, ids.map((id) => cases.get(id) ?? unscored(id, params)));

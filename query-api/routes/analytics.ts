@@ -11,7 +11,7 @@ import { findTestCase } from '../../domain/pg/test-cases.ts';
 import { readProjectSettings } from '../../domain/pg/project-settings-read.ts';
 import { caseTotals, errorClusters, resultBuckets, runDurationBuckets, type Bucket } from '../../domain/ch/analytics.ts';
 import { compareRuns, sideBySide, type RunMeta } from '../../domain/analytics/compare.ts';
-import { titled, withProjectScores } from '../../domain/analytics/flakiness/service.ts';
+import { byScore, titled, withProjectScores } from '../../domain/analytics/flakiness/service.ts';
 import { dayOf } from '../../domain/analytics/flakiness/score.ts';
 
 const DAY = 86_400;
@@ -118,7 +118,7 @@ export function analyticsRouter({ pool, ch }: AppDeps): Router {
       // The stored scores when the period is the scoring window (and no branch is asked for); else scored live.
       body.flakiest = await withProjectScores(pool, ch, { projectId, branch: q.branch, now: new Date() }, params, async (scores) => {
         const ids = scores.ranked.filter((c) => c.score.classification === 'flaky')
-          .sort((a, b) => b.score.score - a.score.score || (a.testCaseId < b.testCaseId ? -1 : 1)).slice(0, q.limit).map((c) => c.testCaseId);
+          .sort(byScore).slice(0, q.limit).map((c) => c.testCaseId);
         const cases = await scores.cases(ids);
         return (await titled(ch, projectId, ids.map((id) => cases.get(id)!))).map((c) => ({
           testCaseId: c.testCaseId, testTitle: c.title.title, filePath: c.title.filePath, flakinessScore: round(c.score.score, 4),

@@ -3,6 +3,7 @@ import { betaCdf, betaQuantile } from '../../domain/analytics/flakiness/beta.ts'
 import {
   DEFAULT_PARAMS, SCORING_VERSION, classify, decayWeight, evidenceOf, passOnlyEvidence, scoreOf, sparseHistory, type Execution, type Outcome,
 } from '../../domain/analytics/flakiness/score.ts';
+import { byScore } from '../../domain/analytics/flakiness/service.ts';
 
 const DAY = 86_400;
 const AS_OF = 20_000; // a day number
@@ -210,5 +211,15 @@ describe('the sparse history', () => {
       expect(sparse, `seed ${seed}`).toEqual(full);
     }
     expect(sparser).toBeGreaterThan(1000); // the subset is smaller for most
+  });
+});
+
+describe('ranking test cases by score', () => {
+  const scored = (testCaseId: string, score: number) => ({ testCaseId, score: { ...scoreOf(passOnlyEvidence({ executions: 10, weightedExecutions: 10 }), DEFAULT_PARAMS), score } });
+  it('ranks equal shown scores by id, whatever their last bits (stored and live scores sum in other orders)', () => {
+    const live = [scored('tc_B', 0.0082 + 1e-15), scored('tc_A', 0.0082), scored('tc_C', 0.01)];
+    const stored = [scored('tc_A', 0.0082 + 1e-15), scored('tc_B', 0.0082), scored('tc_C', 0.01)];
+    expect(live.sort(byScore).map((c) => c.testCaseId)).toEqual(['tc_C', 'tc_A', 'tc_B']);
+    expect(stored.sort(byScore).map((c) => c.testCaseId)).toEqual(['tc_C', 'tc_A', 'tc_B']);
   });
 });

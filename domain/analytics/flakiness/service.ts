@@ -89,6 +89,13 @@ export type ProjectScores = {
   cases(testCaseIds: readonly string[]): Promise<Map<string, CaseFlakiness>>;
 };
 
+// The order lists rank test cases in: by the score as shown (4 digits), then
+// by id. Stored and live scores of equal evidence can differ in their last
+// bits (sums taken in another order), and both must list the same order.
+const shown = (score: number) => Math.round(score * 10_000);
+export const byScore = (a: StoredScore, b: StoredScore) =>
+  shown(b.score.score) - shown(a.score.score) || (a.testCaseId < b.testCaseId ? -1 : 1);
+
 export const sameParams = (a: FlakinessParams, b: FlakinessParams) =>
   Object.keys(a).length === Object.keys(b).length && (Object.keys(a) as Array<keyof FlakinessParams>).every((k) => a[k] === b[k]);
 
