@@ -1,8 +1,7 @@
 import type { ProjectionName } from '../../lib/consumer-groups.ts';
+import type { ConsumerOptions } from './consumer.ts';
 
-export type FetchOptions = {
-  minBytes: number; maxWaitTimeInMs: number; maxBytes?: number; maxBytesPerPartition?: number; partitionsConsumedConcurrently?: number;
-};
+export type FetchOptions = Pick<ConsumerOptions, 'minBytes' | 'maxWaitTimeInMs' | 'maxBytes' | 'maxBytesPerPartition' | 'partitionsConsumedConcurrently'>;
 
 // How each projection's consumer fetches, wherever it runs: the projector as
 // `ops/up` starts it, and `runledger rebuild`, which replays the whole log
