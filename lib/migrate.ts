@@ -70,6 +70,13 @@ export async function migrateClickHouse(ch: ClickHouse, dir = join(MIGRATIONS_DI
 // statements: `runledger rebuild clickhouse` creates them again over the tables
 // it switched in (a view follows its tables by name on some versions and by
 // identity on others, so re-creating them is the one way that works on both).
+// A later migration may define a view again (012 did, after dropping it): the
+// last definition of each is the one in force.
 export async function clickhouseViewStatements(dir = join(MIGRATIONS_DIR, 'clickhouse')): Promise<string[]> {
-  return (await migrationFiles(dir)).flatMap((m) => m.statements).filter((s) => /^\s*(--.*\n\s*)*CREATE MATERIALIZED VIEW/i.test(s));
+  const views = new Map<string, string>();
+  for (const s of (await migrationFiles(dir)).flatMap((m) => m.statements)) {
+    const name = /^\s*(?:--.*\n\s*)*CREATE MATERIALIZED VIEW (?:IF NOT EXISTS )?(\w+)/i.exec(s)?.[1];
+    if (name) views.set(name, s);
+  }
+  return [...views.values()];
 }

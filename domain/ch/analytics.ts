@@ -30,7 +30,7 @@ export async function resultBuckets(ch: ClickHouse, q: {
   if (q.testCaseId) where.push(`test_case_id = ${sql.str(q.testCaseId)}`);
   if (q.branch !== undefined) where.push(`branch = ${sql.str(q.branch)}`);
   const extra = [
-    q.quantiles ? 'quantilesDeterministicIfMerge(0.5, 0.95)(duration_q) AS q' : '',
+    q.quantiles ? 'quantilesExactWeightedIfMerge(0.5, 0.95)(duration_q) AS q' : '',
     q.tests && !q.testCaseId ? 'toString(uniqExactMerge(tests)) AS tests' : '',
   ].filter(Boolean);
   const rows = await ch.select<BucketRow>(
@@ -72,7 +72,7 @@ export async function caseTotals(ch: ClickHouse, q: { projectId: string; fromDay
   const rows = await ch.select<{ test_case_id: string; title: string; file_path: string; executed: string; failures: string; passed_any: string; q: number[] }>(
     `SELECT test_case_id, anyMerge(title) AS title, anyMerge(file_path) AS file_path,
        countMerge(executions) - countIfMerge(skipped) AS executed, countIfMerge(failed) + countIfMerge(timed_out) AS failures,
-       countIfMerge(passed) + countIfMerge(flaky) AS passed_any, quantilesDeterministicIfMerge(0.5, 0.95)(duration_q) AS q
+       countIfMerge(passed) + countIfMerge(flaky) AS passed_any, quantilesExactWeightedIfMerge(0.5, 0.95)(duration_q) AS q
      FROM test_case_daily_v1 WHERE ${where.join(' AND ')}
      GROUP BY test_case_id HAVING ${order}, test_case_id LIMIT ${sql.int(q.limit)}`,
   );

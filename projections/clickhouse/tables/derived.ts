@@ -29,10 +29,10 @@ export const DERIVED_SNAPSHOTS: Record<(typeof CLICKHOUSE_DERIVED_TABLES)[number
     FROM ${RUN_STATS_TABLE} GROUP BY project_id, run_id ORDER BY project_id, run_id`,
   [TEST_CASE_DAILY_TABLE]: `SELECT project_id, test_case_id, branch, day, anyMerge(title) AS title, anyMerge(full_title) AS full_title,
       anyMerge(file_path) AS file_path, ${COUNTS},
-      quantilesDeterministicIfMerge(0.5, 0.95)(duration_q) AS duration_q, maxMerge(last_at) AS last_at
+      quantilesExactWeightedIfMerge(0.5, 0.95)(duration_q) AS duration_q, maxMerge(last_at) AS last_at
     FROM ${TEST_CASE_DAILY_TABLE} GROUP BY project_id, test_case_id, branch, day ORDER BY project_id, test_case_id, branch, day`,
   [PROJECT_DAILY_TABLE]: `SELECT project_id, branch, day, ${COUNTS},
-      quantilesDeterministicIfMerge(0.5, 0.95)(duration_q) AS duration_q, uniqExactMerge(tests) AS tests, uniqExactMerge(runs) AS runs
+      quantilesExactWeightedIfMerge(0.5, 0.95)(duration_q) AS duration_q, uniqExactMerge(tests) AS tests, uniqExactMerge(runs) AS runs
     FROM ${PROJECT_DAILY_TABLE} GROUP BY project_id, branch, day ORDER BY project_id, branch, day`,
 };
 
