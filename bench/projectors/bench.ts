@@ -37,7 +37,7 @@ async function timed(fn: () => Promise<void>): Promise<{ seconds: number; cpuSec
 const rate = (n: number, s: number) => Math.round(n / s);
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
-async function feed(projection: Projection, topic: string, batches: PositionedEvent[][]): Promise<void> {
+async function feed(projection: Pick<Projection, 'apply'>, topic: string, batches: PositionedEvent[][]): Promise<void> {
   for (const events of batches) {
     await projection.apply({ topic, partition: 0, events, lastOffset: events.at(-1)!.offset }, async (letters) => {
       if (letters.length) throw new Error(`bench events dead-lettered: ${letters[0]!.reason}`);

@@ -7,6 +7,7 @@ import { RUNS_TABLE, runCreatedRow, runUpdatedRow } from './tables/runs.ts';
 import { TEST_RESULTS_TABLE, testResultRow } from './tables/test-results.ts';
 import { TEST_ERRORS_TABLE, testErrorRow } from './tables/test-errors.ts';
 import { CLICKHOUSE_DERIVED_TABLES, deleteRunsFromDerived } from './tables/derived.ts';
+import { keptForClickHouse, type ClickHouseEvent } from './kept-event.ts';
 
 export const CLICKHOUSE_PROJECTION = 'clickhouse';
 // Tables the projector inserts into, each row with its log position. Inserting
@@ -17,7 +18,7 @@ export const DELETED_PROJECTS_TABLE = 'deleted_projects_v1';
 const OFFSETS_TABLE = 'projection_offsets_v1';
 type Table = (typeof CLICKHOUSE_FACT_TABLES)[number];
 type FactRow = { project_id: string; _partition: number; _offset: number };
-type Pending = { batch: ProjectionBatch; publish?: PublishDeadLetters; resolve: () => void; reject: (err: unknown) => void };
+type Pending = { batch: ProjectionBatch<ClickHouseEvent>; publish?: PublishDeadLetters; resolve: () => void; reject: (err: unknown) => void };
 
 // ClickHouse facts. Rows carry the log position they came from; before writing
 // a batch the projector asks ClickHouse how far each table already got, so a
@@ -32,8 +33,9 @@ type Pending = { batch: ProjectionBatch; publish?: PublishDeadLetters; resolve: 
 // Batches that arrive while a group is written form the next group: under
 // load the inserts grow instead of multiplying (ClickHouse wants about one
 // insert per second per table, DESIGN §4).
-export class ClickHouseProjection implements Projection {
+export class ClickHouseProjection implements Projection<ClickHouseEvent> {
   readonly name = CLICKHOUSE_PROJECTION;
+  readonly keep = keptForClickHouse;
   // table → partition → last offset present; '' is projection_offsets_v1.
   private watermarks: Map<string, Map<number, number>> | null = null;
   // Deleted projects seen so far (they never come back): their rows are not inserted.
@@ -49,7 +51,7 @@ export class ClickHouseProjection implements Projection {
 
   // `publish` is optional for callers that apply batches by hand (tests, tools):
   // without it a refused event fails the batch as any error would.
-  apply(batch: ProjectionBatch, publish?: PublishDeadLetters): Promise<void> {
+  apply(batch: ProjectionBatch<ClickHouseEvent>, publish?: PublishDeadLetters): Promise<void> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ batch, publish, resolve, reject });
       this.writing ??= this.writeGroups();

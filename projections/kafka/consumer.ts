@@ -47,6 +47,13 @@ export interface Projection<E extends EventEnvelope = Event> {
   // never dead-lettered by this projection, even if malformed: the projections
   // that handle its type do that.
   readonly handles?: ReadonlySet<EventType>;
+  // What of each decoded event it keeps until the batch is applied; omit it to
+  // keep the whole event. For a projection that reads a few fields of big
+  // events: the rest is garbage at once instead of outliving the young
+  // generation with its batch (the ClickHouse projector; docs/scaling.md,
+  // session 12). The event is validated whole before, and dead letters carry
+  // the message, not this.
+  keep?(event: E): E;
   // Called again for each new assignment: caches of partition positions are stale then.
   onAssignment?(): void;
   // Apply one partition's events. Dead letters found while applying must be
@@ -151,7 +158,7 @@ export async function runProjection(opts: ConsumerOptions): Promise<RunningConsu
         if (appliedBefore(message, projection.name)) continue;
         const decoded = decode(message, reads);
         const offset = Number(message.offset);
-        if (decoded.ok) events.push({ partition: batch.partition, offset, event: decoded.event, message });
+        if (decoded.ok) events.push({ partition: batch.partition, offset, event: projection.keep ? projection.keep(decoded.event) : decoded.event, message });
         else undecodable.push({ partition: batch.partition, offset, message, reason: decoded.reason, step: 'decode' });
       }
       await publish(undecodable);

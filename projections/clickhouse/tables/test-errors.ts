@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chDateTime } from '../../../lib/clickhouse.ts';
-import type { EventOf, TestError } from '../../../schemas/events.ts';
+import type { TestError } from '../../../schemas/events.ts';
+import type { KeptResult } from '../kept-event.ts';
 
 export const TEST_ERRORS_TABLE = 'test_errors_v1';
 
@@ -63,7 +64,7 @@ export function errorFingerprint(messagePattern: string, frame: string): string 
 
 // The error a result shows: its own, or for a result that passed on a retry the
 // last failed attempt's. Results without any error have no row.
-export function testErrorRow(e: EventOf<'test.reported'>, partition: number, offset: number): TestErrorRow | null {
+export function testErrorRow(e: KeptResult, partition: number, offset: number): TestErrorRow | null {
   const d = e.data;
   const attemptError = [...d.attempts].reverse().find((a) => a.error && (a.error.message || a.error.stack))?.error ?? null;
   const error = d.error && (d.error.message || d.error.stack) ? d.error : attemptError;

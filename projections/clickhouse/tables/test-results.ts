@@ -1,5 +1,5 @@
 import { chDateTime } from '../../../lib/clickhouse.ts';
-import type { EventOf } from '../../../schemas/events.ts';
+import type { KeptResult } from '../kept-event.ts';
 
 export const TEST_RESULTS_TABLE = 'test_results_v1';
 
@@ -11,7 +11,7 @@ export type TestResultRow = {
 };
 
 // Every column is sent: on 18.16 an omitted one gets its type's zero, not DEFAULT.
-export function testResultRow(e: EventOf<'test.reported'>, partition: number, offset: number): TestResultRow {
+export function testResultRow(e: KeptResult, partition: number, offset: number): TestResultRow {
   const d = e.data;
   return {
     project_id: e.projectId,
