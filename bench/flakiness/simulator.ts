@@ -12,6 +12,8 @@
 // Runs are on main (re-runs of the same commit now and then) and on a few
 // feature branches.
 
+import { rng } from '../../test/support/random.ts';
+
 export type Truth = 'stable' | 'flaky' | 'broken';
 export type Kind = 'stable' | 'flaky' | 'burst' | 'broken' | 'newly_broken' | 'fixed';
 
@@ -42,18 +44,6 @@ export type SimOptions = {
 export const DEFAULT_SIM: Omit<SimOptions, 'end'> = {
   seed: 1, tests: 400, runs: 30, retries: 2, runsPerDay: 4, incidentRate: 0.05, incidentFailureShare: 0.75,
 };
-
-// mulberry32: small, fast, good enough for simulation.
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const logUniform = (r: () => number, lo: number, hi: number) => Math.exp(Math.log(lo) + r() * (Math.log(hi) - Math.log(lo)));
 const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1)); // inclusive

@@ -7,6 +7,7 @@ import { makeEvent } from '../../domain/events.ts';
 import { waitForMutations } from '../../projections/reset.ts';
 import { CLICKHOUSE_DERIVED_TABLES, DERIVED_SNAPSHOTS, PROJECT_DAILY_TABLE, TEST_CASE_DAILY_TABLE } from '../../projections/clickhouse/tables/derived.ts';
 import { TEST_RESULTS_TABLE, type TestResultRow } from '../../projections/clickhouse/tables/test-results.ts';
+import { rng } from '../support/random.ts';
 
 const DAY = 86_400_000;
 type Rows = Array<Record<string, unknown>>;
@@ -80,8 +81,7 @@ describe('per-day duration quantiles, whatever the order and grouping of the ins
   // The same results for any project: one day, 400 cases, durations spread
   // over four orders of magnitude, a few failed (not counted in the quantiles).
   const rowsOf = (projectId: string): TestResultRow[] => {
-    let seed = 7;
-    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    const random = rng(7);
     return Array.from({ length: RESULTS }, (_, i) => ({
       project_id: projectId, test_case_id: `case_${i % 400}`, test_id: `test_${i}`, run_id: `run_${Math.floor(i / 400)}`,
       event_id: `event_${i}`, title: `t${i % 400}`, full_title: `s > t${i % 400}`, file_path: 'a.spec.ts', variant: '',
@@ -101,10 +101,9 @@ describe('per-day duration quantiles, whatever the order and grouping of the ins
     for (let i = 0; i < a.length; i += 1_000) await stack.ch.insert(TEST_RESULTS_TABLE, a.slice(i, i + 1_000));
     // The same results as project b, shuffled, in inserts of uneven sizes.
     const b = rowsOf('project_b');
-    let seed = 11;
+    const random = rng(11);
     for (let i = b.length - 1; i > 0; i--) {
-      seed = (seed * 48_271) % 2_147_483_647;
-      const j = seed % (i + 1);
+      const j = Math.floor(random() * (i + 1));
       [b[i], b[j]] = [b[j]!, b[i]!];
     }
     for (let i = 0, size = 300; i < b.length; i += size, size = size === 300 ? 7_000 : 300) await stack.ch.insert(TEST_RESULTS_TABLE, b.slice(i, i + size));

@@ -5,6 +5,7 @@ import { client, request, type Res } from '../support/http.ts';
 import { runBody, testBody } from '../support/fixtures.ts';
 import { PNG, ZIP } from '../support/artifacts.ts';
 import { newId } from '../../schemas/ids.ts';
+import { rng } from '../support/random.ts';
 
 // Generated bad requests across every write route: each gets a 4xx (or, for a
 // batch of only bad items, a 200 rejecting every item), never a 5xx, and the
@@ -14,14 +15,7 @@ const SEED = 20261122;
 const COUNT = 400;
 
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = rng(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   return { next, int, pick };
